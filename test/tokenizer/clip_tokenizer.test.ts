@@ -1,0 +1,89 @@
+// Parity of ClipTokenizer with the slow transformers CLIPTokenizer that PASD's pipeline uses
+// (fixture case `clip_tokenizer`: cases/tokenizer.safetensors + cases/tokenizer_prompts.json).
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { openSafetensors } from '../../src/checkpoint/safetensors.ts';
+import { ConfigError } from '../../src/core/errors.ts';
+import { ClipTokenizer } from '../../src/tokenizer/clip_tokenizer.ts';
+
+const FIXTURES = resolve(process.cwd(), '../shared/fixtures');
+const TOKENIZER_DIR = join(FIXTURES, 'tokenizer');
+const prompts: string[] = JSON.parse(readFileSync(join(FIXTURES, 'cases/tokenizer_prompts.json'), 'utf8'));
+const fixture = openSafetensors(join(FIXTURES, 'cases/tokenizer.safetensors'));
+
+function rows(ids: BigInt64Array, width: number): number[][] {
+  return Array.from({ length: ids.length / width }, (_, r) => Array.from(ids.subarray(r * width, (r + 1) * width), Number));
+}
+
+function assertRowsEqual(actual: BigInt64Array, tensor: string): void {
+  const expected = rows(fixture.read(tensor) as BigInt64Array, 77);
+  const got = rows(actual, 77);
+  assert.equal(got.length, prompts.length);
+  got.forEach((row, i) => assert.deepEqual(row, expected[i], `${tensor} row ${i}: ${JSON.stringify(prompts[i])}`));
+}
+
+const ftfyTok = ClipTokenizer.fromFolder(TOKENIZER_DIR);
+
+test('input_ids match transformers CLIPTokenizer with ftfy, every row exactly', () => {
+  const batch = ftfyTok.call(prompts);
+  assert.deepEqual(batch.shape, [prompts.length, 77]);
+  assertRowsEqual(batch.inputIds, 'output.input_ids');
+});
+
+test('num_content_tokens_untruncated matches', () => {
+  const expected = Array.from(fixture.read('output.num_content_tokens_untruncated') as BigInt64Array, Number);
+  assert.deepEqual(ftfyTok.call(prompts).numContentTokensUntruncated, expected);
+  // encode() is the untruncated content; the long prompts really are truncated.
+  assert.deepEqual(prompts.map((p) => ftfyTok.encode(p).length), expected);
+  assert.ok(expected.some((n) => n > 75));
+});
+
+test('input_ids_without_ftfy match the BasicTokenizer fallback, every row exactly', () => {
+  const basic = ClipTokenizer.fromFolder(TOKENIZER_DIR, { textCleaning: 'basic' });
+  assertRowsEqual(basic.call(prompts).inputIds, 'output.input_ids_without_ftfy');
+});
+
+test('maxLength pads and truncates around bos/eos', () => {
+  const content = ftfyTok.encode(prompts[1]);
+  const { inputIds, shape } = ftfyTok.call([prompts[1]], { maxLength: 4 });
+  assert.deepEqual(shape, [1, 4]);
+  assert.deepEqual(Array.from(inputIds, Number), [49406, content[0], content[1], 49407]);
+  assert.throws(() => ftfyTok.call(['x'], { maxLength: 1 }), ConfigError);
+});
+
+const tempDirs: string[] = [];
+after(() => tempDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+function brokenFolder(vocab: string | null, merges: string | null): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pasd-tok-'));
+  tempDirs.push(dir);
+  if (vocab !== null) writeFileSync(join(dir, 'vocab.json'), vocab);
+  if (merges !== null) writeFileSync(join(dir, 'merges.txt'), merges);
+  return dir;
+}
+
+test('bad folders raise ConfigError naming the file', () => {
+  const goodVocab = readFileSync(join(TOKENIZER_DIR, 'vocab.json'), 'utf8');
+  const goodMerges = '#version: 0.2\ni n\n';
+  const cases: Array<[string | null, string | null, RegExp]> = [
+    [null, goodMerges, /vocab\.json.*ENOENT/],
+    [goodVocab, null, /merges\.txt.*ENOENT/],
+    ['{"a": 1', goodMerges, /vocab\.json is not valid JSON/],
+    ['["a"]', goodMerges, /vocab\.json must be a JSON object/],
+    ['{"a": "x"}', goodMerges, /vocab\.json entry "a" has id "x"/],
+    ['{"a": 1}', goodMerges, /vocab\.json lacks the special token <\|startoftext\|>/],
+    [goodVocab, '#version: 0.2\n', /merges\.txt holds no merges/],
+    [goodVocab, '#version: 0.2\ni n\nt h e\n', /merges\.txt: line 3 is "t h e"/],
+  ];
+  for (const [vocab, merges, message] of cases) {
+    assert.throws(() => ClipTokenizer.fromFolder(brokenFolder(vocab, merges)), (e: unknown) => {
+      assert.ok(e instanceof ConfigError, String(e));
+      assert.match(e.message, message);
+      return true;
+    });
+  }
+  assert.throws(() => ClipTokenizer.fromFolder(TOKENIZER_DIR, { textCleaning: 'none' as 'ftfy' }), ConfigError);
+});
