@@ -1,0 +1,108 @@
+/**
+ * The graph IR: values with static types, nodes naming an op of the registry in src/ops,
+ * graph inputs and parameters (weights living in files or host memory). Constants are
+ * `Constant` nodes.
+ * A graph is built by tracing (see tensor.ts) and is immutable in spirit: passes build new
+ * node lists rather than editing values in place.
+ */
+import { type DType, type HostArray } from '../core/dtype.ts';
+import { type Shape, fmtShape } from '../core/shape.ts';
+
+export interface TensorType {
+  readonly dtype: DType;
+  readonly shape: Shape;
+}
+
+/** Where a parameter's bytes are: a range of a weight file, or host memory. */
+export type WeightSource =
+  | { readonly kind: 'file'; readonly path: string; readonly offset: number; readonly byteLength: number; readonly dtype: DType }
+  | { readonly kind: 'host'; readonly data: HostArray; readonly dtype: DType };
+
+export type ValueKind = 'input' | 'param' | 'node';
+
+export class Value {
+  producer: Node | null = null;
+  constructor(
+    readonly id: number,
+    readonly type: TensorType,
+    readonly kind: ValueKind,
+    /** Inputs and params: their public name (params: the state-dict key). */
+    readonly name: string | null = null,
+    /** Params: where the weights are. */
+    readonly source: WeightSource | null = null,
+  ) {}
+  get shape(): Shape { return this.type.shape; }
+  get dtype(): DType { return this.type.dtype; }
+}
+
+export interface Node {
+  readonly id: number;
+  readonly op: string;
+  readonly inputs: readonly Value[];
+  readonly outputs: readonly Value[];
+  readonly attrs: Readonly<Record<string, unknown>>;
+  /** Module path at trace time, e.g. `up_blocks.1.attentions.0`, for error messages. */
+  readonly scope: string;
+}
+
+export class Graph {
+  readonly inputs: Value[] = [];
+  readonly params: Value[] = [];
+  readonly nodes: Node[] = [];
+  outputs: Value[] = [];
+  outputNames: string[] = [];
+  private nextId = 0;
+  private scopeStack: string[] = [];
+
+  constructor(readonly name = 'graph') {}
+
+  newValue(type: TensorType, kind: ValueKind, name: string | null = null, source: WeightSource | null = null): Value {
+    return new Value(this.nextId++, type, kind, name, source);
+  }
+
+  addInput(name: string, type: TensorType): Value {
+    if (this.inputs.some((v) => v.name === name)) throw new Error(`graph input "${name}" defined twice`);
+    const v = this.newValue(type, 'input', name);
+    this.inputs.push(v);
+    return v;
+  }
+
+  addParam(name: string, type: TensorType, source: WeightSource): Value {
+    const existing = this.params.find((p) => p.name === name);
+    if (existing) return existing;
+    const v = this.newValue(type, 'param', name, source);
+    this.params.push(v);
+    return v;
+  }
+
+  addNode(op: string, inputs: readonly Value[], outTypes: readonly TensorType[], attrs: Record<string, unknown>): Node {
+    const outputs = outTypes.map((t) => this.newValue(t, 'node'));
+    const node: Node = { id: this.nextId++, op, inputs, outputs, attrs, scope: this.scope };
+    for (const o of outputs) o.producer = node;
+    this.nodes.push(node);
+    return node;
+  }
+
+  setOutputs(named: Record<string, Value>): void {
+    this.outputNames = Object.keys(named);
+    this.outputs = Object.values(named);
+  }
+
+  get scope(): string { return this.scopeStack.join('.'); }
+
+  /** Runs `fn` with `name` appended to the module path used in node scopes and errors. */
+  withScope<T>(name: string, fn: () => T): T {
+    if (name === '') return fn();
+    this.scopeStack.push(name);
+    try {
+      return fn();
+    } finally {
+      this.scopeStack.pop();
+    }
+  }
+}
+
+/** `float32[1,4,8,8]` */
+export function fmtType(t: TensorType): string {
+  return `${t.dtype}${fmtShape(t.shape)}`;
+}

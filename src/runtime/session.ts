@@ -1,0 +1,32 @@
+/** The runtime boundary: what the rest of the code knows about running a compiled graph. */
+import type { DType, HostArray } from '../core/dtype.ts';
+import type { Shape } from '../core/shape.ts';
+
+export interface HostTensor {
+  readonly dtype: DType;
+  readonly shape: Shape;
+  readonly data: HostArray;
+}
+
+export type Provider = 'cpu' | 'cuda' | 'webgpu';
+
+export interface SessionOptions {
+  provider?: Provider;
+  /** Intra-op threads (default: onnxruntime's choice, i.e. all physical cores). */
+  threads?: number;
+  /** onnxruntime graph optimisation level (default 'all'). */
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+/** A model ready to load: ONNX bytes plus the folder its external data is relative to. */
+export interface ModelArtifact {
+  readonly bytes: Uint8Array;
+  readonly externalFolder: string | null;
+}
+
+export interface Session {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Readonly<Record<string, HostTensor>>): Promise<Record<string, HostTensor>>;
+  release(): Promise<void>;
+}
