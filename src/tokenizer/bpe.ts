@@ -31,6 +31,7 @@ export type MergeRanks = ReadonlyMap<string, number>;
  * pair has a rank or one symbol is left.
  */
 export function bpeWord(token: string, ranks: MergeRanks): string[] {
+  if (token === '') return [];
   let word = Array.from(token);
   word[word.length - 1] += END_OF_WORD;
   while (word.length > 1) {

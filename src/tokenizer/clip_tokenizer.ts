@@ -12,10 +12,14 @@
  *    BasicTokenizer fallback transformers uses without ftfy (`'basic'`);
  * 3. pre-tokenise with CLIP's regex, map UTF-8 bytes to unicode, apply byte-level BPE;
  * 4. truncate to `maxLength - 2` content ids, add bos/eos, right-pad with the pad id.
+ *
+ * Only vocab.json and merges.txt are read: the SD 1.x tokenizer_config.json /
+ * special_tokens_map.json hold nothing else we use (bos `<|startoftext|>`, eos = pad = unk
+ * `<|endoftext|>`, model_max_length 77), and those names are fixed in CLIPTokenizer's code.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError } from '../core/errors.ts';
+import { ConfigError, InputError } from '../core/errors.ts';
 import type { Shape } from '../core/shape.ts';
 import { basicClean } from './basic_clean.ts';
 import { type MergeRanks, bpeWord, bytesToUnicode } from './bpe.ts';
@@ -154,6 +158,7 @@ export class ClipTokenizer {
 
   /** Content ids of one prompt: no bos/eos, no truncation, no padding. */
   encode(text: string): number[] {
+    if (typeof text !== 'string') throw new InputError(`prompt must be a string, got ${typeof text}`);
     const ids: number[] = [];
     // Special-token strings are cut out first and never cleaned or BPE'd (the trie split).
     const pieces = text.split(/(<\|startoftext\|>|<\|endoftext\|>)/);
@@ -174,6 +179,7 @@ export class ClipTokenizer {
     }
     const inputIds = new BigInt64Array(texts.length * maxLength).fill(BigInt(this.padId));
     const counts = texts.map((text, row) => {
+      if (typeof text !== 'string') throw new InputError(`prompt ${row} must be a string, got ${typeof text}`);
       const content = this.encode(text);
       const kept = content.slice(0, maxLength - 2);
       const ids = [this.bosId, ...kept, this.eosId];

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { openSafetensors } from '../../src/checkpoint/safetensors.ts';
-import { ConfigError } from '../../src/core/errors.ts';
+import { ConfigError, InputError } from '../../src/core/errors.ts';
 import { ClipTokenizer } from '../../src/tokenizer/clip_tokenizer.ts';
 
 const FIXTURES = resolve(process.cwd(), '../shared/fixtures');
@@ -56,6 +56,16 @@ test('maxLength pads and truncates around bos/eos', () => {
 
 const tempDirs: string[] = [];
 after(() => tempDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+test('special-token strings: cut out before cleaning, or produced by lower-casing', () => {
+  // Row 15 of the fixture pins 'a<|endoftext|>b'. Upper case is not split out first, but after
+  // lower() CLIP's regex matches the special string and transformers' seeded BPE cache maps
+  // it to itself, so it still becomes the eos id.
+  assert.deepEqual(ftfyTok.encode('a<|endoftext|>b'), [320, 49407, 321]);
+  assert.deepEqual(ftfyTok.encode('A<|ENDOFTEXT|>B'), [320, 49407, 321]);
+  assert.deepEqual(ftfyTok.encode('<|startoftext|>'), [49406]);
+  assert.throws(() => ftfyTok.call([42 as unknown as string]), InputError);
+});
 
 function brokenFolder(vocab: string | null, merges: string | null): string {
   const dir = mkdtempSync(join(tmpdir(), 'pasd-tok-'));
