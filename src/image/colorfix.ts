@@ -27,20 +27,22 @@ function waveletBlur(t: ImageTensor, radius: number): Float32Array {
   const [, c, h, w] = t.shape;
   const src = t.data;
   const out = new Float32Array(src.length);
-  const wt = [0.25, 0.5, 0.25];
   const clampIdx = (v: number, n: number) => (v < 0 ? 0 : v >= n ? n - 1 : v);
   for (let ch = 0; ch < c; ch++) {
     const p = ch * h * w;
     for (let y = 0; y < h; y++) {
-      const rows = [clampIdx(y - radius, h), y, clampIdx(y + radius, h)];
+      const up = p + clampIdx(y - radius, h) * w;
+      const mid = p + y * w;
+      const down = p + clampIdx(y + radius, h) * w;
       for (let x = 0; x < w; x++) {
-        const cols = [clampIdx(x - radius, w), x, clampIdx(x + radius, w)];
-        let s = 0;
-        for (let i = 0; i < 3; i++) {
-          const r = p + rows[i] * w;
-          for (let j = 0; j < 3; j++) s += wt[i] * wt[j] * src[r + cols[j]];
-        }
-        out[p + y * w + x] = s;
+        const l = clampIdx(x - radius, w);
+        const r = clampIdx(x + radius, w);
+        // Kernel [[1,2,1],[2,4,2],[1,2,1]]/16; powers of two, so each product is exact.
+        const s =
+          0.0625 * (src[up + l] + src[up + r] + src[down + l] + src[down + r]) +
+          0.125 * (src[up + x] + src[down + x] + src[mid + l] + src[mid + r]) +
+          0.25 * src[mid + x];
+        out[mid + x] = s;
       }
     }
   }

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { grayToRgb, mergeLumaChroma, rgbToGray, rgbToYuv, yuvToRgb } from '../../src/image/color.ts';
 import { resize, torchvisionResize } from '../../src/image/resample.ts';
+import { cvResizeLinear } from '../../src/image/cv-resize.ts';
 import { makeImage, type Image } from '../../src/image/image.ts';
 import { fixtureCase, maxAbsDiff, u8Image } from './fixture.ts';
 
@@ -42,4 +43,18 @@ test('YUV round trip is within 1 of the input and gray stays gray', () => {
   const g = grayToRgb(makeImage(256, 1, 1, Uint8Array.from({ length: 256 }, (_, i) => i)));
   const yuv = rgbToYuv(g);
   for (let i = 0; i < 256; i++) assert.deepEqual([...yuv.data.subarray(i * 3, i * 3 + 3)], [i, 128, 128]);
+});
+
+test('cv2.resize INTER_LINEAR of the generated image to the input size matches OpenCV exactly', () => {
+  const out = swapRB(u8Image(file, 'output.image_u8'));
+  const expected = u8Image(file, 'output.color_resized_bgr_u8');
+  const got = cvResizeLinear(out, expected.width, expected.height);
+  assert.equal(maxAbsDiff(got.data, expected.data).max, 0);
+});
+
+test('cvResizeLinear: exact 2x reduction is the rounded 2x2 mean; constant images stay constant', () => {
+  const img = makeImage(4, 2, 1, Uint8Array.from([0, 1, 10, 20, 2, 4, 30, 41]));
+  assert.deepEqual([...cvResizeLinear(img, 2, 1).data], [2, 25]); // (0+1+2+4+2)>>2, (10+20+30+41+2)>>2
+  const flat = cvResizeLinear(makeImage(13, 9, 3, new Uint8Array(13 * 9 * 3).fill(200)), 31, 5);
+  assert.ok(flat.data.every((v) => v === 200));
 });
