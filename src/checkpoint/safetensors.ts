@@ -102,35 +102,51 @@ export function openSafetensors(path: string): SafetensorsFile {
     readSync(fd, header, 0, header.length, 8);
     const { metadata, entries } = parseSafetensorsHeader(path, header, fileSize);
     const tensors = new Map(entries.map((e) => [e.name, e]));
-    const readBytes = (name: string): { e: TensorEntry; buf: Buffer } => {
-      const e = tensors.get(name);
-      if (!e) throw new CheckpointError(`${path}: no tensor named "${name}"`);
-      const buf = Buffer.alloc(e.byteLength);
-      const f = openSync(path, 'r');
-      try {
-        readSync(f, buf, 0, e.byteLength, e.offset);
-      } finally {
-        closeSync(f);
-      }
-      return { e, buf };
-    };
-    return {
-      path,
-      fileSize,
-      metadata,
-      tensors,
-      read(name) {
-        const { e, buf } = readBytes(name);
-        return bytesToHostArray(buf, e.dtype);
-      },
-      readF32(name) {
-        const { e, buf } = readBytes(name);
-        return toFloat32(bytesToHostArray(buf, e.dtype), e.dtype);
-      },
-    };
+    return { path, fileSize, metadata, tensors, ...entryReaders(path, tensors) };
   } finally {
     closeSync(fd);
   }
+}
+
+/** Reads one entry's bytes; a short read means the file shrank after it was opened. */
+export function readEntryBytes(path: string, e: TensorEntry): Buffer {
+  const buf = Buffer.alloc(e.byteLength);
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw new CheckpointError(`${path}: cannot open (${(err as Error).message})`, { cause: err });
+  }
+  try {
+    let done = 0;
+    while (done < e.byteLength) {
+      const n = readSync(fd, buf, done, e.byteLength - done, e.offset + done);
+      if (n === 0) fail(path, `tensor "${e.name}": file ends before its ${e.byteLength} bytes at offset ${e.offset}; the file was truncated or changed`);
+      done += n;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return buf;
+}
+
+/** `read` / `readF32` over a map of entries of one file (shared by every checkpoint format). */
+export function entryReaders(path: string, tensors: ReadonlyMap<string, TensorEntry>): Pick<SafetensorsFile, 'read' | 'readF32'> {
+  const get = (name: string): TensorEntry => {
+    const e = tensors.get(name);
+    if (!e) throw new CheckpointError(`${path}: no tensor named "${name}"`);
+    return e;
+  };
+  return {
+    read(name) {
+      const e = get(name);
+      return bytesToHostArray(readEntryBytes(path, e), e.dtype);
+    },
+    readF32(name) {
+      const e = get(name);
+      return toFloat32(bytesToHostArray(readEntryBytes(path, e), e.dtype), e.dtype);
+    },
+  };
 }
 
 /** Copies little-endian bytes into a properly aligned typed array of `dtype`. */
