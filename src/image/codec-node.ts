@@ -112,7 +112,7 @@ export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): 
   let raw: { data: Buffer; info: sharp.OutputInfo };
   try {
     raw = await sharp(bytes, {
-      limitInputPixels: maxPixels === Infinity ? false : maxPixels,
+      limitInputPixels: maxPixels === Infinity ? false : Math.max(1, Math.floor(maxPixels)),
       ignoreIcc: true,
       autoOrient: opts.autoOrient ?? true,
     })
