@@ -1,0 +1,35 @@
+/**
+ * The schedulers by diffusers class name, for building one from a scheduler_config.json.
+ * PASD samples with UniPC; its SD1.5 config names PNDMScheduler, which the PASD pipeline
+ * replaces by `UniPCMultistepScheduler.from_config(...)`, so callers pass the class they want.
+ */
+import { ConfigError } from '../core/errors.ts';
+import type { Scheduler } from './common.ts';
+import type { Warn } from './config.ts';
+import { DDIMScheduler } from './ddim.ts';
+import { DDPMScheduler } from './ddpm.ts';
+import { DPMSolverMultistepScheduler } from './dpm_solver.ts';
+import { EulerDiscreteScheduler } from './euler.ts';
+import { LCMScheduler } from './lcm.ts';
+import { UniPCMultistepScheduler } from './unipc.ts';
+
+export type { FloatArray, Scheduler, StepOptions, StepOutput } from './common.ts';
+export { DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler, LCMScheduler, UniPCMultistepScheduler };
+
+export const SCHEDULERS = {
+  UniPCMultistepScheduler,
+  DDIMScheduler,
+  DPMSolverMultistepScheduler,
+  EulerDiscreteScheduler,
+  LCMScheduler,
+  DDPMScheduler,
+} as const;
+export type SchedulerName = keyof typeof SCHEDULERS;
+
+/** `<className>.from_config(config)`; throws ConfigError for a class we do not implement. */
+export function createScheduler(className: string, config: unknown, warn?: Warn): Scheduler {
+  if (!Object.hasOwn(SCHEDULERS, className)) {
+    throw new ConfigError(`scheduler "${className}" is not supported; use one of ${Object.keys(SCHEDULERS).join(', ')}`);
+  }
+  return new SCHEDULERS[className as SchedulerName](config, warn);
+}
