@@ -34,6 +34,8 @@ const SIG_ZIP64_EOCD = 0x06064b50;
 const SIG_ZIP64_LOCATOR = 0x07064b50;
 const EOCD_SIZE = 22;
 const U32_MAX = 0xffffffff;
+/** A fixed timestamp keeps written archives reproducible. */
+const DOS_DATE_1980_01_01 = (0 << 9) | (1 << 5) | 1;
 
 function fail(path: string, msg: string): never {
   throw new CheckpointError(`${path}: ${msg}`);
@@ -217,6 +219,7 @@ export function writeStoredZip(path: string, records: readonly ZipRecord[], alig
     const local = Buffer.alloc(30);
     local.writeUInt32LE(SIG_LOCAL, 0);
     local.writeUInt16LE(20, 4); // version needed
+    local.writeUInt16LE(DOS_DATE_1980_01_01, 12);
     local.writeUInt32LE(crc, 14);
     local.writeUInt32LE(r.data.byteLength, 18);
     local.writeUInt32LE(r.data.byteLength, 22);
@@ -226,6 +229,7 @@ export function writeStoredZip(path: string, records: readonly ZipRecord[], alig
     cd.writeUInt32LE(SIG_CENTRAL, 0);
     cd.writeUInt16LE(20, 4); // version made by
     cd.writeUInt16LE(20, 6); // version needed
+    cd.writeUInt16LE(DOS_DATE_1980_01_01, 14);
     cd.writeUInt32LE(crc, 16);
     cd.writeUInt32LE(r.data.byteLength, 20);
     cd.writeUInt32LE(r.data.byteLength, 24);
