@@ -3,13 +3,13 @@
  * and opens safetensors, PyTorch zip (`torch.save` ≥ 1.6) or legacy PyTorch files, all giving
  * the same view: tensors located by absolute file offset, readable as host arrays.
  */
+import { fstatSync } from 'node:fs';
 import { CheckpointError } from '../core/errors.ts';
 import type { HostArray } from '../core/dtype.ts';
 import { type TensorEntry, openSafetensors } from './safetensors.ts';
 import { openTorchZip } from './torch-zip.ts';
 import { isLegacyTorch, openTorchLegacy } from './torch-legacy.ts';
 import { readAt, withFile } from './zip.ts';
-import { fstatSync } from 'node:fs';
 
 export type CheckpointFormat = 'safetensors' | 'torch-zip' | 'torch-legacy';
 
@@ -25,7 +25,10 @@ export interface CheckpointFile {
 
 /** Which reader `path` needs, from its first bytes. */
 export function detectFormat(path: string): CheckpointFormat {
-  const head = withFile(path, (fd) => readAt(fd, fstatSync(fd).size, 0, Math.min(8, fstatSync(fd).size), path, 'file start'));
+  const head = withFile(path, (fd) => {
+    const size = fstatSync(fd).size;
+    return readAt(fd, size, 0, Math.min(8, size), path, 'file start');
+  });
   if (head.length >= 4 && head.readUInt32LE(0) === 0x04034b50) return 'torch-zip';
   if (isLegacyTorch(head)) return 'torch-legacy';
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) throw new CheckpointError(`${path}: is gzip-compressed; decompress it first`);

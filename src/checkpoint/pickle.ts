@@ -140,12 +140,12 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): { 
     for (let i = 0; i < kv.length; i += 2) {
       const k = kv[i];
       if (!isPyKey(k)) fail(`dict key of type ${describe(k)} is not supported`);
-      (dict as PyDict).items.set(k, kv[i + 1]);
+      dict.items.set(k, kv[i + 1]);
     }
   };
   const append = (list: PyValue, items: PyValue[]): void => {
     if (!Array.isArray(list)) fail(`APPEND(S) target is ${describe(list)}, not a list`);
-    for (const v of items) (list as PyValue[]).push(v);
+    for (const v of items) list.push(v);
   };
 
   for (;;) {
@@ -220,20 +220,20 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): { 
         const name = pop();
         const module = pop();
         if (typeof module !== 'string' || typeof name !== 'string') fail('STACK_GLOBAL needs two strings');
-        global(module as string, name as string);
+        global(module, name);
         break;
       }
       case 0x52: { // REDUCE
         const args = pop();
         const fn = pop();
         if (!(fn instanceof PyGlobal)) fail(`REDUCE of ${describe(fn)}: only allowlisted globals may be called`);
-        const handler = opts.globals.get((fn as PyGlobal).qualname);
-        if (!handler) fail(`refusing to call pickle global ${(fn as PyGlobal).qualname}: it may only be referenced`);
+        const handler = opts.globals.get(fn.qualname);
+        if (!handler) fail(`refusing to call pickle global ${fn.qualname}: it may only be referenced`);
         if (!(args instanceof PyTuple)) fail(`REDUCE arguments are ${describe(args)}, not a tuple`);
         try {
-          push((handler as PyCallable)((args as PyTuple).items));
+          push(handler(args.items));
         } catch (e) {
-          if (e instanceof CheckpointError) fail(`${(fn as PyGlobal).qualname}: ${e.message}`);
+          if (e instanceof CheckpointError) fail(`${fn.qualname}: ${e.message}`);
           throw e;
         }
         break;
@@ -242,7 +242,7 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): { 
         const pid = pop();
         if (!opts.persistentLoad) fail('persistent ids are not allowed in this pickle');
         try {
-          push((opts.persistentLoad as (pid: PyValue) => PyValue)(pid));
+          push(opts.persistentLoad(pid));
         } catch (e) {
           if (e instanceof CheckpointError) fail(`persistent id: ${e.message}`);
           throw e;
@@ -257,7 +257,7 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions, start = 0): { 
         const state = pop();
         const obj = top();
         if (!(obj instanceof PyDict) || !(state === null || state instanceof PyDict)) fail(`BUILD of ${describe(obj)} with ${describe(state)} is not supported (only dict state on a dict)`);
-        (obj as PyDict).state = state;
+        obj.state = state;
         break;
       }
       default:
