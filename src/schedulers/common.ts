@@ -181,6 +181,11 @@ export function indexForTimestep(who: string, timesteps: readonly number[], t: n
   return second >= 0 ? second : first;
 }
 
+/** A step past the end of the schedule means state from a previous image; say how to clear it. */
+export function checkStepIndex(who: string, k: number, n: number): void {
+  if (k >= n) throw new InputError(`${who}.step: all ${n} steps of the schedule are done; call reset() or setTimesteps() before the next image`);
+}
+
 export function checkSteps(who: string, n: number, numTrain: number): void {
   if (!Number.isSafeInteger(n) || n < 1 || n > numTrain) {
     throw new InputError(`${who}.setTimesteps: numInferenceSteps must be an integer in [1, ${numTrain}], got ${n}`);

@@ -6,7 +6,7 @@
 import { ConfigError } from '../core/errors.ts';
 import {
   type FloatArray, type Scheduler, type StepOptions, type StepOutput,
-  alloc, checkSameLength, checkSteps, indexForTimestep, perItem, stepNoise, thresholdSample,
+  alloc, checkSameLength, checkStepIndex, checkSteps, indexForTimestep, perItem, stepNoise, thresholdSample,
 } from './common.ts';
 import { type ConfigOf, type Warn, boolField, enumField, fixedField, intField, numberField, parseSchedulerConfig } from './config.ts';
 import { alphasCumprod, makeBetas, multistepSigmas, scheduleSpec, spacedTimesteps, trainingSigmas, vpAlphaSigma } from './schedule.ts';
@@ -192,6 +192,7 @@ export class DPMSolverMultistepScheduler implements Scheduler {
     if (this.stepIndex === null) this.stepIndex = this.beginIndex ?? indexForTimestep('DPMSolverMultistepScheduler.step', this.timesteps, timestep, true);
     const k = this.stepIndex;
     const n = this.timesteps.length;
+    checkStepIndex('DPMSolverMultistepScheduler', k, n);
     // Lower orders near the end improve stability for few steps; a zero final sigma forces order 1.
     const lowerFinal = k === n - 1 && (c.eulerAtFinal || (c.lowerOrderFinal && n < 15) || c.finalSigmasType === 'zero');
     const lowerSecond = k === n - 2 && c.lowerOrderFinal && n < 15;

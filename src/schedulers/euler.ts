@@ -7,7 +7,7 @@
 import { ConfigError } from '../core/errors.ts';
 import {
   type FloatArray, type Scheduler, type StepOptions, type StepOutput,
-  alloc, checkSameLength, checkSteps, indexForTimestep, perItem, stepNoise,
+  alloc, checkSameLength, checkStepIndex, checkSteps, indexForTimestep, perItem, stepNoise,
 } from './common.ts';
 import { type ConfigOf, type Warn, boolField, enumField, optionalNumberField, parseSchedulerConfig } from './config.ts';
 import {
@@ -122,6 +122,7 @@ export class EulerDiscreteScheduler implements Scheduler {
     if (this.timesteps.length === 0) throw new ConfigError('EulerDiscreteScheduler.step: call setTimesteps(numInferenceSteps) first');
     checkSameLength('EulerDiscreteScheduler.step', modelOutput, sample);
     const k = this.initStepIndex(timestep);
+    checkStepIndex('EulerDiscreteScheduler', k, this.timesteps.length);
     const sigma = this.sigmas[k];
     const sChurn = options.sChurn ?? 0;
     const inRange = (options.sTmin ?? 0) <= sigma && sigma <= (options.sTmax ?? Infinity);

@@ -7,7 +7,7 @@
 import { ConfigError, InputError } from '../core/errors.ts';
 import {
   type FloatArray, type Scheduler, type StepOptions, type StepOutput,
-  addNoiseAlphas, alloc, indexForTimestep, predictX0, stepNoise, thresholdSample, trainIndex, velocityAlphas,
+  addNoiseAlphas, alloc, checkStepIndex, indexForTimestep, predictX0, stepNoise, thresholdSample, trainIndex, velocityAlphas,
 } from './common.ts';
 import { type ConfigOf, type Warn, boolField, intField, numberField, parseSchedulerConfig } from './config.ts';
 import { alphasCumprod, makeBetas, scheduleSpec } from './schedule.ts';
@@ -81,6 +81,7 @@ export class LCMScheduler implements Scheduler {
     if (this.timesteps.length === 0) throw new ConfigError('LCMScheduler.step: call setTimesteps(numInferenceSteps) first');
     if (this.stepIndex === null) this.stepIndex = this.beginIndex ?? indexForTimestep('LCMScheduler.step', this.timesteps, timestep, false);
     const k = this.stepIndex;
+    checkStepIndex('LCMScheduler', k, this.timesteps.length);
     const t = trainIndex('LCMScheduler.step', timestep, c.numTrainTimesteps);
     const prevT = k + 1 < this.timesteps.length ? this.timesteps[k + 1] : t;
     const aT = this.alphasCumprod[t];

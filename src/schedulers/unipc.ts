@@ -9,7 +9,7 @@
 import { ConfigError } from '../core/errors.ts';
 import {
   type FloatArray, type Scheduler, type StepOptions, type StepOutput,
-  alloc, checkSameLength, checkSteps, indexForTimestep, perItem, solveLinear, thresholdSample,
+  alloc, checkSameLength, checkStepIndex, checkSteps, indexForTimestep, perItem, solveLinear, thresholdSample,
 } from './common.ts';
 import { type ConfigOf, type Warn, boolField, enumField, fixedField, intField, intListField, numberField, parseSchedulerConfig } from './config.ts';
 import { alphasCumprod, makeBetas, multistepSigmas, scheduleSpec, spacedTimesteps, trainingSigmas, vpAlphaSigma } from './schedule.ts';
@@ -204,6 +204,7 @@ export class UniPCMultistepScheduler implements Scheduler {
     const c = this.config;
     if (st.stepIndex === null) st.stepIndex = this.beginIndex ?? indexForTimestep('UniPCMultistepScheduler.step', this.timesteps, timestep, true);
     const k = st.stepIndex;
+    checkStepIndex('UniPCMultistepScheduler', k, this.timesteps.length);
     const useCorrector = k > 0 && !c.disableCorrector.includes(k - 1) && st.lastSample !== null;
     const converted = this.convert(modelOutput, sample, options);
     let x: Float64Array = Float64Array.from(sample);

@@ -41,7 +41,7 @@ export function tolerance(c: CaseInfo, tensor: string): number {
   return t.tolerance_max_abs;
 }
 
-export function openCase(c: CaseInfo) {
+export function openCase(c: { file: string }) {
   const f = openSafetensors(path.join(FIXTURES, c.file));
   return {
     f32: (name: string) => f.readF32(name),
