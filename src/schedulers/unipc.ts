@@ -140,9 +140,15 @@ export class UniPCMultistepScheduler implements Scheduler {
     const [cx, cm] = this.config.predictX0 ? [t.sigmaT / s.sigmaT, t.alpha] : [t.alpha / s.alpha, t.sigmaT];
     const out = new Float64Array(x.length);
     for (let i = 0; i < x.length; i++) {
-      let res = 0;
-      for (const { rho, d } of terms) res += rho * d[i];
-      out[i] = cx * x[i] - cm * hPhi1 * m0[i] - cm * bH * res;
+      let v = cx * x[i] - cm * hPhi1 * m0[i];
+      // Without difference terms the B(h) term is exactly zero. diffusers still multiplies
+      // B(h)·0, which is NaN on the last step with bh1 (B(h) = h = −∞ at the final sigma 0).
+      if (terms.length > 0) {
+        let res = 0;
+        for (const { rho, d } of terms) res += rho * d[i];
+        v -= cm * bH * res;
+      }
+      out[i] = v;
     }
     return out;
   }
