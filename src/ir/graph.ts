@@ -48,6 +48,7 @@ export interface Node {
 export class Graph {
   readonly inputs: Value[] = [];
   readonly params: Value[] = [];
+  private readonly paramByName = new Map<string, Value>();
   readonly nodes: Node[] = [];
   outputs: Value[] = [];
   outputNames: string[] = [];
@@ -68,10 +69,11 @@ export class Graph {
   }
 
   addParam(name: string, type: TensorType, source: WeightSource): Value {
-    const existing = this.params.find((p) => p.name === name);
+    const existing = this.paramByName.get(name);
     if (existing) return existing;
     const v = this.newValue(type, 'param', name, source);
     this.params.push(v);
+    this.paramByName.set(name, v);
     return v;
   }
 
@@ -88,12 +90,12 @@ export class Graph {
     this.outputs = Object.values(named);
   }
 
-  get scope(): string { return this.scopeStack.join('.'); }
+  /** The module path of the innermost `withScope`. */
+  get scope(): string { return this.scopeStack.length ? this.scopeStack[this.scopeStack.length - 1] : ''; }
 
-  /** Runs `fn` with `name` appended to the module path used in node scopes and errors. */
-  withScope<T>(name: string, fn: () => T): T {
-    if (name === '') return fn();
-    this.scopeStack.push(name);
+  /** Runs `fn` with `path` (a full module path) as the scope of new nodes and errors. */
+  withScope<T>(path: string, fn: () => T): T {
+    this.scopeStack.push(path);
     try {
       return fn();
     } finally {

@@ -8,7 +8,7 @@ import { ShapeError } from '../core/errors.ts';
 import { type Shape, normAxis, numel } from '../core/shape.ts';
 import { type Graph, type TensorType, type Value, fmtType } from '../ir/graph.ts';
 import { OPS } from './registry.ts';
-import type { OpAttrs, OpName, PadMode, ResizeMode } from './types.ts';
+import type { ConvAttrs, OpAttrs, OpName, PadMode, ResizeMode } from './types.ts';
 
 export class Tensor {
   constructor(readonly graph: Graph, readonly value: Value) {}
@@ -81,6 +81,23 @@ export class Tensor {
   /** ONNX-order pads: all begins, then all ends. */
   pad(pads: readonly number[], mode: PadMode = 'constant', value = 0): Tensor { return apply1('Pad', [this], { pads, mode, value }); }
 
+  /** 2-D convolution of NCHW input with W [O, C/group, kh, kw]; pads [top, left, bottom, right]. */
+  conv2d(w: Tensor, b: Tensor | null, o: Partial<ConvAttrs> = {}): Tensor {
+    return apply1('Conv', b ? [this, w, b] : [this, w], convAttrs(o));
+  }
+  /** 2-D transposed convolution with W [C, O/group, kh, kw] (torch.nn.ConvTranspose2d layout). */
+  convTranspose2d(w: Tensor, b: Tensor | null, o: Partial<OpAttrs['ConvTranspose']> = {}): Tensor {
+    return apply1('ConvTranspose', b ? [this, w, b] : [this, w], { ...convAttrs(o), outputPadding: o.outputPadding ?? [0, 0] });
+  }
+  /** torch.nn.GroupNorm: statistics per (sample, group of channels), then a per-channel affine. */
+  groupNorm(numGroups: number, scale: Tensor, bias: Tensor, epsilon = 1e-5): Tensor {
+    return apply1('GroupNormalization', [this, scale, bias], { numGroups, epsilon });
+  }
+  /** torch.nn.LayerNorm over the axes [axis, rank); scale (and bias) have those axes' shape. */
+  layerNorm(scale: Tensor, bias: Tensor | null, axis = -1, epsilon = 1e-5): Tensor {
+    return apply1('LayerNormalization', bias ? [this, scale, bias] : [this, scale], { axis: normAxis(axis, this.rank, 'LayerNormalization'), epsilon });
+  }
+
   /** A scalar or tensor operand in this tensor's graph and dtype. */
   private lift(o: Tensor | number): Tensor {
     return typeof o === 'number' ? scalar(this.graph, o, this.dtype) : o;
@@ -143,6 +160,10 @@ export function concat(ts: readonly Tensor[], axis: number): Tensor {
 }
 
 export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor { return apply1('Where', [cond, a, b], {}); }
+
+function convAttrs(o: Partial<ConvAttrs>): ConvAttrs {
+  return { strides: o.strides ?? [1, 1], pads: o.pads ?? [0, 0, 0, 0], dilations: o.dilations ?? [1, 1], group: o.group ?? 1 };
+}
 
 function resolveReshape(from: Shape, to: readonly number[]): number[] {
   const n = numel(from);

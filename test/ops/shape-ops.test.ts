@@ -54,7 +54,7 @@ test('shape errors name the op, the module path and both shapes', () => {
   const g = new Graph();
   const a = new Tensor(g, g.addInput('a', { dtype: 'float32', shape: [2, 3] }));
   const b = new Tensor(g, g.addInput('b', { dtype: 'float32', shape: [4, 3] }));
-  assert.throws(() => g.withScope('down_blocks.0', () => g.withScope('resnets.1', () => a.add(b))),
+  assert.throws(() => g.withScope('down_blocks.0', () => g.withScope('down_blocks.0.resnets.1', () => a.add(b))),
     (e: unknown) => e instanceof ShapeError && /down_blocks\.0\.resnets\.1/.test(e.message) && /Add/.test(e.message) && /\[2,3\]/.test(e.message) && /\[4,3\]/.test(e.message));
   assert.throws(() => a.matmul(b), ShapeError);
   assert.throws(() => a.reshape([5, -1]), ShapeError);

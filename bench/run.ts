@@ -1,0 +1,21 @@
+/**
+ * `npm run bench [-- --threads N] [case-substring ...]`: named, reproducible benchmarks.
+ * Never part of `npm test`. Prints a table and appends JSON lines to bench/results.jsonl.
+ */
+import { availableParallelism } from 'node:os';
+import { convPeak, gemmPeak } from './foundation.ts';
+import { type BenchResult, gflops, report } from './lib.ts';
+
+const args = process.argv.slice(2);
+const ti = args.indexOf('--threads');
+const threads = ti >= 0 ? Number(args.splice(ti, 2)[1]) : availableParallelism();
+const filters = args;
+
+const conv = await convPeak(threads);
+const gemm = await gemmPeak(threads);
+const peak = { conv: gflops(conv)!, gemm: gflops(gemm)! };
+const results: BenchResult[] = [conv, gemm];
+const cases: [string, () => Promise<BenchResult>][] = [];
+for (const [name, run] of cases) if (!filters.length || filters.some((f) => name.includes(f))) results.push(await run());
+console.log(`threads: ${threads}`);
+report(results, threads, peak);

@@ -1,0 +1,115 @@
+/**
+ * The UNet encoder side shared by UNet2DConditionModel and (PASD) ControlNetModel:
+ * diffusers 0.29.2 `unet_2d_blocks.py` CrossAttnDownBlock2D, DownBlock2D and
+ * UNetMidBlock2DCrossAttn, plus the config → blocks construction both models use.
+ */
+import type { Tensor } from '../../ops/tensor.ts';
+import type { UNetConfig } from '../../config/unet.ts';
+import { Module, ModuleList } from '../../nn/module.ts';
+import { Downsample2D, ResnetBlock2D } from '../../nn/resnet.ts';
+import { Transformer2DModel } from '../../nn/transformer.ts';
+
+export interface DownBlockOptions {
+  inChannels: number;
+  outChannels: number;
+  tembChannels: number;
+  numLayers: number;
+  transformerLayers: number;
+  heads: number;
+  crossAttentionDim: number;
+  groups: number;
+  eps: number;
+  addDownsample: boolean;
+  downsamplePadding: number;
+  useLinearProjection: boolean;
+  withAttention: boolean;
+}
+
+/** CrossAttnDownBlock2D (withAttention) or DownBlock2D. Returns the final state and every skip state. */
+export class DownBlock extends Module {
+  readonly resnets: ModuleList<ResnetBlock2D>;
+  readonly attentions: ModuleList<Transformer2DModel> | null;
+  readonly downsamplers: ModuleList<Downsample2D> | null;
+
+  constructor(o: DownBlockOptions) {
+    super();
+    this.resnets = new ModuleList(Array.from({ length: o.numLayers }, (_, i) =>
+      new ResnetBlock2D({ inChannels: i === 0 ? o.inChannels : o.outChannels, outChannels: o.outChannels, tembChannels: o.tembChannels, groups: o.groups, eps: o.eps })));
+    this.attentions = o.withAttention
+      ? new ModuleList(Array.from({ length: o.numLayers }, () => new Transformer2DModel({
+        heads: o.heads, dimHead: o.outChannels / o.heads, inChannels: o.outChannels, numLayers: o.transformerLayers,
+        crossAttentionDim: o.crossAttentionDim, normGroups: o.groups, useLinearProjection: o.useLinearProjection,
+      })))
+      : null;
+    this.downsamplers = o.addDownsample ? new ModuleList([new Downsample2D(o.outChannels, o.outChannels, o.downsamplePadding)]) : null;
+  }
+
+  forward(h: Tensor, temb: Tensor, context: Tensor): { h: Tensor; skips: Tensor[] } {
+    const skips: Tensor[] = [];
+    this.resnets.items.forEach((resnet, i) => {
+      h = resnet.forward(h, temb);
+      if (this.attentions) h = this.attentions.at(i).forward(h, context);
+      skips.push(h);
+    });
+    if (this.downsamplers) {
+      h = this.downsamplers.at(0).forward(h);
+      skips.push(h);
+    }
+    return { h, skips };
+  }
+}
+
+export class UNetMidBlock2DCrossAttn extends Module {
+  readonly attentions: ModuleList<Transformer2DModel>;
+  readonly resnets: ModuleList<ResnetBlock2D>;
+
+  constructor(o: { channels: number; tembChannels: number; heads: number; transformerLayers: number; crossAttentionDim: number; groups: number; eps: number; outputScaleFactor: number; useLinearProjection: boolean }) {
+    super();
+    const resnet = () => new ResnetBlock2D({ inChannels: o.channels, outChannels: o.channels, tembChannels: o.tembChannels, groups: o.groups, eps: o.eps, outputScaleFactor: o.outputScaleFactor });
+    this.attentions = new ModuleList([new Transformer2DModel({
+      heads: o.heads, dimHead: o.channels / o.heads, inChannels: o.channels, numLayers: o.transformerLayers,
+      crossAttentionDim: o.crossAttentionDim, normGroups: o.groups, useLinearProjection: o.useLinearProjection,
+    })]);
+    this.resnets = new ModuleList([resnet(), resnet()]);
+  }
+
+  forward(h: Tensor, temb: Tensor, context: Tensor): Tensor {
+    h = this.resnets.at(0).forward(h, temb);
+    this.attentions.items.forEach((attn, i) => {
+      h = this.resnets.at(i + 1).forward(attn.forward(h, context), temb);
+    });
+    return h;
+  }
+}
+
+type EncoderConfig = Pick<UNetConfig, 'blockOutChannels' | 'downBlockTypes' | 'layersPerBlock' | 'transformerLayersPerBlock' | 'heads' |
+  'crossAttentionDim' | 'normNumGroups' | 'normEps' | 'downsamplePadding' | 'useLinearProjection' | 'midBlockScaleFactor'>;
+
+/** The down blocks of a UNet / ControlNet built from its config (diffusers' constructor loop). */
+export function buildDownBlocks(c: EncoderConfig, tembChannels: number): ModuleList<DownBlock> {
+  const n = c.blockOutChannels.length;
+  return new ModuleList(c.downBlockTypes.map((type, i) => new DownBlock({
+    inChannels: i === 0 ? c.blockOutChannels[0] : c.blockOutChannels[i - 1],
+    outChannels: c.blockOutChannels[i],
+    tembChannels,
+    numLayers: c.layersPerBlock[i],
+    transformerLayers: c.transformerLayersPerBlock[i],
+    heads: c.heads[i],
+    crossAttentionDim: c.crossAttentionDim,
+    groups: c.normNumGroups,
+    eps: c.normEps,
+    addDownsample: i < n - 1,
+    downsamplePadding: c.downsamplePadding,
+    useLinearProjection: c.useLinearProjection,
+    withAttention: type === 'CrossAttnDownBlock2D',
+  })));
+}
+
+export function buildMidBlock(c: EncoderConfig, tembChannels: number): UNetMidBlock2DCrossAttn {
+  const n = c.blockOutChannels.length;
+  return new UNetMidBlock2DCrossAttn({
+    channels: c.blockOutChannels[n - 1], tembChannels, heads: c.heads[n - 1], transformerLayers: c.transformerLayersPerBlock[n - 1],
+    crossAttentionDim: c.crossAttentionDim, groups: c.normNumGroups, eps: c.normEps, outputScaleFactor: c.midBlockScaleFactor,
+    useLinearProjection: c.useLinearProjection,
+  });
+}

@@ -1,0 +1,80 @@
+/**
+ * What every SD1.5-family UNet2DConditionModel shares (diffusers 0.29.2
+ * `unet_2d_condition.py`): time embedding, conv_in, the down and mid blocks with the
+ * ControlNet residual additions, and the output head. Subclasses own `up_blocks`
+ * (PASD adds pixel-aware attention there; PASD-light inside the transformer blocks).
+ */
+import type { UNetConfig } from '../../config/unet.ts';
+import { ShapeError } from '../../core/errors.ts';
+import { shapeEq } from '../../core/shape.ts';
+import { Conv2d, GroupNorm } from '../../nn/layers.ts';
+import { Module, type ModuleList } from '../../nn/module.ts';
+import { TimestepEmbedding, Timesteps } from '../../nn/embeddings.ts';
+import type { Tensor } from '../../ops/tensor.ts';
+import { type DownBlock, type UNetMidBlock2DCrossAttn, buildDownBlocks, buildMidBlock } from './blocks.ts';
+
+/** ControlNet outputs fed to the UNet: 3·levels+… down residuals and the mid residual. */
+export interface ControlResiduals {
+  readonly down: readonly Tensor[];
+  readonly mid: Tensor;
+}
+
+export abstract class UNetBase extends Module {
+  readonly conv_in: Conv2d;
+  readonly time_proj: Timesteps;
+  readonly time_embedding: TimestepEmbedding;
+  readonly down_blocks: ModuleList<DownBlock>;
+  readonly mid_block: UNetMidBlock2DCrossAttn;
+  readonly conv_norm_out: GroupNorm;
+  readonly conv_out: Conv2d;
+
+  constructor(readonly config: UNetConfig) {
+    super();
+    const c = config;
+    const c0 = c.blockOutChannels[0];
+    const tembChannels = c0 * 4;
+    this.conv_in = new Conv2d(c.inChannels, c0, c.convInKernel, { padding: (c.convInKernel - 1) >> 1 });
+    this.time_proj = new Timesteps(c0, c.flipSinToCos, c.freqShift);
+    this.time_embedding = new TimestepEmbedding(c0, tembChannels);
+    this.down_blocks = buildDownBlocks(c, tembChannels);
+    this.mid_block = buildMidBlock(c, tembChannels);
+    this.conv_norm_out = new GroupNorm(c.normNumGroups, c0, c.normEps);
+    this.conv_out = new Conv2d(c0, c.outChannels, c.convOutKernel, { padding: (c.convOutKernel - 1) >> 1 });
+  }
+
+  /** Timestep(s) int64 [1] or [B] → embedding [1|B, 4·c0]. */
+  protected embedTime(timestep: Tensor): Tensor {
+    return this.time_embedding.forward(this.time_proj.forward(timestep));
+  }
+
+  /**
+   * conv_in → down blocks → mid block, adding the ControlNet residuals to the skips and to
+   * the mid output as diffusers does. Returns the mid output and the skips (in order).
+   */
+  protected encode(sample: Tensor, temb: Tensor, context: Tensor, control: ControlResiduals | null): { h: Tensor; skips: Tensor[] } {
+    let h = this.conv_in.forward(sample);
+    let skips: Tensor[] = [h];
+    for (const block of this.down_blocks.items) {
+      const r = block.forward(h, temb, context);
+      h = r.h;
+      skips.push(...r.skips);
+    }
+    if (control) {
+      if (control.down.length !== skips.length)
+        throw new ShapeError(`${this.path || 'unet'}: ${control.down.length} ControlNet down residuals given, the UNet has ${skips.length} skip connections`);
+      skips = skips.map((s, i) => {
+        if (!shapeEq(s.shape, control.down[i].shape))
+          throw new ShapeError(`${this.path || 'unet'}: ControlNet residual ${i} has shape [${control.down[i].shape}] but skip ${i} has [${s.shape}]`);
+        return s.add(control.down[i]);
+      });
+    }
+    h = this.mid_block.forward(h, temb, context);
+    if (control) h = h.add(control.mid);
+    return { h, skips };
+  }
+
+  /** conv_norm_out → SiLU → conv_out */
+  protected head(h: Tensor): Tensor {
+    return this.conv_out.forward(this.conv_norm_out.forward(h).silu());
+  }
+}
