@@ -1,0 +1,77 @@
+// Gaussian and Poisson noise with the fixture's stored draws (fixture `degradations`), and the
+// draw order: the gray field only when some sample is gray, then the colour field.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Random } from '../../src/core/random.ts';
+import { ShapeError } from '../../src/core/errors.ts';
+import { addGaussianNoise, addPoissonNoise, drawsFromRandom, type NoiseDraws } from '../../src/degrade/noise.ts';
+import { poisson } from '../../src/degrade/rng.ts';
+import { type FixtureCase, assertClose, fixtureCase } from './fixture.ts';
+
+const fx = fixtureCase('degradations');
+const image = fx.batch('input.image');
+
+/** Replays stored draws in order, checking the kind and size of each request. */
+function replay(f: FixtureCase, names: string[]): NoiseDraws & { used: () => number } {
+  let i = 0;
+  const next = (kind: string, count: number) => {
+    assert.ok(i < names.length, `draw #${i} (${kind}) requested but only ${names.length} stored`);
+    const name = names[i++];
+    assert.ok(name.endsWith(kind), `draw ${name} consumed as ${kind}`);
+    const d = f.f32(name);
+    assert.equal(d.length, count, `${name}: size`);
+    return d;
+  };
+  return { randn: (n) => next('randn', n), poisson: (r) => next('poisson', r.length), used: () => i };
+}
+
+test('add_gaussian_noise_pt with the stored draws matches the original', () => {
+  const draws = replay(fx, ['input.gaussian_draw0_randn', 'input.gaussian_draw1_randn']);
+  const out = addGaussianNoise(image, fx.f32('input.gaussian_sigma'), fx.f32('input.gaussian_gray_noise'), draws);
+  assert.equal(draws.used(), 2);
+  assertClose(fx, 'output.gaussian_noise_added', out.data);
+});
+
+test('add_poisson_noise_pt with the stored draws matches the original', () => {
+  const draws = replay(fx, ['input.poisson_draw0_poisson', 'input.poisson_draw1_poisson']);
+  const out = addPoissonNoise(image, fx.f32('input.poisson_scale'), fx.f32('input.poisson_gray_noise'), draws);
+  assert.equal(draws.used(), 2);
+  assertClose(fx, 'output.poisson_noise_added', out.data);
+});
+
+test('without gray samples only the colour field is drawn', () => {
+  const colour = fx.f32('input.gaussian_draw1_randn');
+  const g = addGaussianNoise(image, [3, 11], [0, 0], { randn: (n) => { assert.equal(n, colour.length); return colour; }, poisson: () => assert.fail() });
+  // sample 0 had gray 0 in the fixture too, so its values must agree with the fixture output.
+  const exp = fx.f32('output.gaussian_noise_added');
+  const half = exp.length / 2;
+  for (let i = 0; i < half; i += 97) assert.ok(Math.abs(g.data[i] - exp[i]) <= 2e-6);
+  assert.throws(() => addGaussianNoise(image, [3], [0, 0], drawsFromRandom(new Random(1))), ShapeError);
+  assert.throws(() => addPoissonNoise(image, [1, 1], [0, 0], { randn: () => assert.fail(), poisson: () => new Float32Array(3) }), ShapeError);
+});
+
+test('rounds and clip options, and seeded draws are reproducible', () => {
+  const a = addGaussianNoise(image, [8, 8], [0, 1], drawsFromRandom(new Random(5)), { rounds: true });
+  const b = addGaussianNoise(image, [8, 8], [0, 1], drawsFromRandom(new Random(5)), { rounds: true });
+  assert.deepEqual(a.data, b.data);
+  for (const v of a.data) {
+    assert.ok(v >= 0 && v <= 1);
+    assert.ok(Math.abs(v * 255 - Math.round(v * 255)) < 1e-4);
+  }
+  const c = addGaussianNoise(image, [8, 8], [0, 1], drawsFromRandom(new Random(6)), { rounds: true });
+  assert.notDeepEqual(a.data, c.data);
+});
+
+test('poisson sampler has the right mean and variance on both of its branches', () => {
+  const rng = new Random(11);
+  for (const lam of [0.7, 4, 37.5, 250]) {
+    const n = 20000;
+    let m = 0, m2 = 0;
+    for (let i = 0; i < n; i++) { const x = poisson(rng, lam); m += x; m2 += x * x; }
+    m /= n;
+    const v = m2 / n - m * m;
+    assert.ok(Math.abs(m - lam) < 4 * Math.sqrt(lam / n), `mean ${m} for λ=${lam}`);
+    assert.ok(Math.abs(v / lam - 1) < 0.06, `variance ${v} for λ=${lam}`);
+  }
+  assert.equal(poisson(rng, 0), 0);
+});

@@ -1,0 +1,74 @@
+// filter2D and F.interpolate parity with the original (fixture `degradations`).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ShapeError } from '../../src/core/errors.ts';
+import { type ImageBatch, imageBatch } from '../../src/degrade/batch.ts';
+import { filter2D, separableFactors } from '../../src/degrade/filter.ts';
+import { bivariateGaussian, type Kernel } from '../../src/degrade/kernels.ts';
+import { RESIZE_MODES, interpolate } from '../../src/degrade/resize.ts';
+import { assertClose, fixtureCase, maxAbsDiff } from './fixture.ts';
+
+const fx = fixtureCase('degradations');
+const image = fx.batch('input.image');
+
+test('filter2D with one kernel and with one kernel per item matches the original', () => {
+  const single = { size: 21, data: fx.f32('input.kernel_single') };
+  const kb = fx.f32('input.kernel_batch');
+  assertClose(fx, 'output.filter2D_single', filter2D(image, single).data);
+  const perItem = [{ size: 21, data: kb.subarray(0, 441) }, { size: 21, data: kb.subarray(441) }];
+  assertClose(fx, 'output.filter2D_batch', filter2D(image, perItem).data);
+});
+
+/** Plain reflect-pad + cross-correlation, the definition, for checking the fast paths. */
+function naiveFilter(img: ImageBatch, k: Kernel): Float32Array {
+  const { h, w } = img;
+  const p = k.size >> 1;
+  const rf = (i: number, n: number) => (i < 0 ? -i : i >= n ? 2 * (n - 1) - i : i);
+  const out = new Float32Array(img.data.length);
+  for (let pl = 0; pl < img.n * img.c; pl++)
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) {
+        let s = 0;
+        for (let i = 0; i < k.size; i++)
+          for (let j = 0; j < k.size; j++) s += k.data[i * k.size + j] * img.data[pl * h * w + rf(y + i - p, h) * w + rf(x + j - p, w)];
+        out[pl * h * w + y * w + x] = s;
+      }
+  return out;
+}
+
+test('the separable path is taken for outer-product kernels only and agrees with the definition', () => {
+  const iso = { size: 11, data: Float32Array.from(bivariateGaussian(11, 1.4, 1.4, 0, true).data) };
+  const aniso = { size: 11, data: Float32Array.from(bivariateGaussian(11, 2, 0.7, 0.4, false).data) };
+  assert.notEqual(separableFactors(iso), null);
+  assert.equal(separableFactors(aniso), null);
+  // Odd width (not a multiple of the 4-wide inner block) exercises the tail loop too.
+  const small = imageBatch(image.data.slice(0, 2 * 3 * 37 * 23), 2, 3, 37, 23);
+  for (const k of [iso, aniso]) assert.ok(maxAbsDiff(filter2D(small, k).data, naiveFilter(small, k)).max < 1e-6);
+});
+
+test('filter2D rejects kernels that do not fit, as torch would', () => {
+  const k21 = { size: 21, data: new Float32Array(441) };
+  const tiny = imageBatch(new Float32Array(3 * 10 * 40), 1, 3, 10, 40);
+  assert.throws(() => filter2D(tiny, k21), (e: unknown) => e instanceof ShapeError && /reflect padding 10/.test(e.message));
+  assert.throws(() => filter2D(image, [k21, k21, k21]), ShapeError);
+  assert.throws(() => filter2D(image, { size: 4, data: new Float32Array(16) }), ShapeError);
+});
+
+test('F.interpolate area / bilinear / bicubic with scale_factor or size matches the original', () => {
+  for (const mode of RESIZE_MODES) {
+    for (const s of [0.37, 1.43]) {
+      const name = `output.interp_${mode}_scale${s}`;
+      const out = interpolate(image, { mode, scaleFactor: s });
+      assert.deepEqual([out.n, out.c, out.h, out.w], fx.shape(name), name);
+      assertClose(fx, name, out.data);
+    }
+    assertClose(fx, `output.interp_${mode}_size14x18`, interpolate(image, { mode, size: [14, 18] }).data);
+  }
+});
+
+test('interpolate at scale 1 is the identity and bad sizes throw', () => {
+  for (const mode of RESIZE_MODES) assert.deepEqual(interpolate(image, { mode, scaleFactor: 1 }).data, image.data);
+  assert.throws(() => interpolate(image, { mode: 'area' }), ShapeError);
+  assert.throws(() => interpolate(image, { mode: 'area', scaleFactor: 0.001 }), ShapeError);
+  assert.throws(() => interpolate(image, { mode: 'bilinear', size: [0, 3] }), ShapeError);
+});
