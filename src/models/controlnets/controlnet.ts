@@ -1,0 +1,132 @@
+/**
+ * PASD's ControlNetModel (pasd/models/pasd/controlnet.py; pasd_light/controlnet.py is the
+ * same model — it differs only in a constructor default that ControlNetModel always
+ * overrides — so this class serves both).
+ *
+ * It is diffusers' ControlNet with PASD's degradation removal module as the conditioning
+ * embedding: the module's multi-scale to-RGB images are returned next to the residuals.
+ * Forward (return_dict=False, guess_mode off, no fg_mask):
+ *   emb = time_embedding(time_proj(t));  h = conv_in(sample) + cond_embedding(cond)
+ *   down blocks (collecting every skip state), mid block;
+ *   down[i] = controlnet_down_blocks[i](skip[i]) · scale,  mid = controlnet_mid_block(h) · scale.
+ */
+import { ShapeError } from '../../core/errors.ts';
+import type { ControlNetConfig } from '../../config/unet.ts';
+import { Graph } from '../../ir/graph.ts';
+import { Tensor } from '../../ops/tensor.ts';
+import { Timesteps, TimestepEmbedding } from '../../nn/embeddings.ts';
+import { Conv2d } from '../../nn/layers.ts';
+import { Module, ModuleList } from '../../nn/module.ts';
+import { type DownBlock, type UNetMidBlock2DCrossAttn, buildDownBlocks, buildMidBlock } from '../unets/blocks.ts';
+import { ControlNetConditioningEmbedding } from './conditioning-embedding.ts';
+
+export interface ControlNetOutput {
+  /** to_rgbs[i] at cond/2, cond/4, cond/8 (empty without return_rgbs). */
+  rgbs: Tensor[];
+  /** One residual per UNet skip connection (12 for SD1.5), already × conditioning_scale. */
+  down: Tensor[];
+  mid: Tensor;
+}
+
+export class ControlNetModel extends Module {
+  readonly conv_in: Conv2d;
+  readonly time_proj: Timesteps;
+  readonly time_embedding: TimestepEmbedding;
+  readonly controlnet_cond_embedding: ControlNetConditioningEmbedding;
+  readonly down_blocks: ModuleList<DownBlock>;
+  readonly controlnet_down_blocks: ModuleList<Conv2d>;
+  readonly controlnet_mid_block: Conv2d;
+  readonly mid_block: UNetMidBlock2DCrossAttn;
+
+  constructor(readonly config: ControlNetConfig) {
+    super();
+    const ch = config.blockOutChannels;
+    const c0 = ch[0], tembDim = 4 * c0;
+    this.conv_in = new Conv2d(config.inChannels, c0, config.convInKernel, { padding: (config.convInKernel - 1) / 2 });
+    this.time_proj = new Timesteps(c0, config.flipSinToCos, config.freqShift);
+    this.time_embedding = new TimestepEmbedding(c0, tembDim);
+    this.controlnet_cond_embedding = new ControlNetConditioningEmbedding({
+      embeddingChannels: c0,
+      conditioningChannels: config.conditioningChannels,
+      blockOutChannels: config.conditioningEmbeddingOutChannels,
+      returnRgbs: config.returnRgbs,
+      useRrdb: config.useRrdb,
+    });
+    this.down_blocks = buildDownBlocks(config, tembDim);
+    // One zero-initialised 1×1 conv per skip state: conv_in's output, every layer, every downsampler.
+    const zeroConvs = [new Conv2d(c0, c0, 1)];
+    ch.forEach((c, i) => {
+      const n = config.layersPerBlock[i] + (i < ch.length - 1 ? 1 : 0);
+      for (let j = 0; j < n; j++) zeroConvs.push(new Conv2d(c, c, 1));
+    });
+    this.controlnet_down_blocks = new ModuleList(zeroConvs);
+    const cLast = ch[ch.length - 1];
+    this.controlnet_mid_block = new Conv2d(cLast, cLast, 1);
+    this.mid_block = buildMidBlock(config, tembDim);
+  }
+
+  /**
+   * sample [B, in, h, w]; timestep int64 [1] or [B]; context [B, M, cross_attention_dim];
+   * cond [B, conditioning_channels, H, W] with H/h = W/w = 2^stages (8 for SD);
+   * scale: a graph value of shape [1] (so one graph serves every scale) or a number.
+   */
+  forward(sample: Tensor, timestep: Tensor, context: Tensor, cond: Tensor, scale: Tensor | number): ControlNetOutput {
+    return this.scoped(sample.graph, () => {
+      const [b] = sample.shape;
+      if (timestep.rank !== 1 || (timestep.shape[0] !== 1 && timestep.shape[0] !== b))
+        throw new ShapeError(`ControlNet: timestep must have shape [1] or [${b}] (the batch), got [${timestep.shape.join(', ')}]`);
+      const emb = this.time_embedding.forward(this.time_proj.forward(timestep));
+      const x = this.conv_in.forward(sample);
+      const { embedding, rgbs } = this.controlnet_cond_embedding.forward(cond);
+      if (embedding.shape.join() !== x.shape.join())
+        throw new ShapeError(`ControlNet: controlnet_cond [${cond.shape.join(', ')}] embeds to [${embedding.shape.join(', ')}], which does not match the latent features [${x.shape.join(', ')}]; the condition image must be ${2 ** (this.config.conditioningEmbeddingOutChannels.length - 1)}× the latent size`);
+      let h = x.add(embedding);
+      const skips = [h];
+      for (const block of this.down_blocks.items) {
+        const r = block.forward(h, emb, context);
+        h = r.h;
+        skips.push(...r.skips);
+      }
+      h = this.mid_block.forward(h, emb, context);
+      const down = skips.map((s, i) => this.controlnet_down_blocks.at(i).forward(s).mul(scale));
+      return { rgbs, down, mid: this.controlnet_mid_block.forward(h).mul(scale) };
+    });
+  }
+}
+
+export interface ControlNetTraceShapes {
+  batch: number;
+  /** Latent height and width. */
+  height: number;
+  width: number;
+  /** Text tokens per prompt (77 for CLIP). */
+  contextLength?: number;
+  /** Timestep entries: 1 (broadcast, the pipeline's case) or the batch (training). */
+  timesteps?: number;
+  /** Condition image size over latent size (8 for SD: the VAE factor). */
+  condFactor?: number;
+}
+
+/**
+ * Traces the ControlNet for fixed shapes. Inputs: sample, timestep (int64), encoder_hidden_states,
+ * controlnet_cond, conditioning_scale ([1]). Outputs: rgbs.i, down_block_res_samples.i,
+ * mid_block_res_sample (the fixture names).
+ */
+export function traceControlNet(model: ControlNetModel, s: ControlNetTraceShapes): Graph {
+  const c = model.config, f = s.condFactor ?? 8;
+  const g = new Graph('controlnet');
+  const input = (name: string, dtype: 'float32' | 'int64', shape: number[]) => new Tensor(g, g.addInput(name, { dtype, shape }));
+  const out = model.forward(
+    input('sample', 'float32', [s.batch, c.inChannels, s.height, s.width]),
+    input('timestep', 'int64', [s.timesteps ?? 1]),
+    input('encoder_hidden_states', 'float32', [s.batch, s.contextLength ?? 77, c.crossAttentionDim]),
+    input('controlnet_cond', 'float32', [s.batch, c.conditioningChannels, f * s.height, f * s.width]),
+    input('conditioning_scale', 'float32', [1]),
+  );
+  g.setOutputs({
+    ...Object.fromEntries(out.rgbs.map((t, i) => [`rgbs.${i}`, t.value])),
+    ...Object.fromEntries(out.down.map((t, i) => [`down_block_res_samples.${i}`, t.value])),
+    mid_block_res_sample: out.mid.value,
+  });
+  return g;
+}
