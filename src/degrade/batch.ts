@@ -42,9 +42,3 @@ export function roundHalfEven(x: number): number {
   const r = Math.round(x);
   return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
-
-/** Samples i of a batch as a batch of one (a view, no copy). */
-export function sampleOf(img: ImageBatch, i: number): ImageBatch {
-  const size = img.c * img.h * img.w;
-  return { data: img.data.subarray(i * size, (i + 1) * size), n: 1, c: img.c, h: img.h, w: img.w };
-}
