@@ -72,7 +72,7 @@ for (const c of casesOf('vae')) {
     const f = (n: string) => fx.file.readF32(n);
     const sf = vae.config.scalingFactor;
     const latentShape = fx.file.tensors.get('input.latent_to_decode')!.shape;
-    let sample = new Float32Array(), scaled = new Float32Array();
+    let sample: Float32Array = new Float32Array(), scaled: Float32Array = new Float32Array();
     const { posterior, decoded } = await runVae(vae, { shape: fx.file.tensors.get('input.image')!.shape, data: f('input.image') }, (p) => {
       sample = samplePosterior(p.mean, p.logvar, f('input.posterior_noise'));
       scaled = sample.map((x) => x * sf);
