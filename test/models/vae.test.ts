@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadModelFolder } from '../../src/checkpoint/folder.ts';
 import { parseVaeConfig } from '../../src/config/vae.ts';
-import { ShapeError, StateDictError } from '../../src/core/errors.ts';
+import { ConfigError, ShapeError, StateDictError } from '../../src/core/errors.ts';
 import { compileGraph } from '../../src/engine/compile.ts';
 import { storedTensor, storedTensors } from '../../src/engine/weights.ts';
 import { AutoencoderKL, samplePosterior, traceVaeDecode, traceVaeEncode, vaeScaleFactor } from '../../src/models/autoencoders/autoencoder-kl.ts';
@@ -113,4 +113,19 @@ test('encode / decode name the expected input shape', () => {
   assert.throws(() => vae.encode(x), (e: unknown) => e instanceof ShapeError && /AutoencoderKL\.encode: image must be \[B, 3, H, W\], got \[1,4,16,16\]/.test(e.message));
   const y = new Tensor(g, g.addInput('y', { dtype: 'float32', shape: [1, 3, 16, 16] }));
   assert.throws(() => vae.decode(y), (e: unknown) => e instanceof ShapeError && /decode: latent must be \[B, 4, H, W\]/.test(e.message));
+});
+
+test('config: diffusers defaults, and unsupported values throw naming the key', () => {
+  const warnings: string[] = [];
+  const c = parseVaeConfig({ force_upcast: false, shift_factor: null, new_key: 1 }, 'cfg', (m) => warnings.push(m));
+  assert.deepEqual([c.blockOutChannels, c.layersPerBlock, c.normNumGroups, c.latentChannels, c.scalingFactor, c.shiftFactor], [[64], 1, 32, 4, 0.18215, null]);
+  assert.deepEqual(warnings, ['cfg: ignoring unknown config keys: new_key']);
+  const bad = (raw: Record<string, unknown>, re: RegExp) => assert.throws(() => parseVaeConfig(raw), (e: unknown) => e instanceof ConfigError && re.test(e.message));
+  bad({ down_block_types: ['AttnDownEncoderBlock2D'] }, /"down_block_types" entry "AttnDownEncoderBlock2D" is not supported/);
+  bad({ block_out_channels: [32, 64] }, /"down_block_types" has 1 entries but "block_out_channels" has 2/);
+  bad({ act_fn: 'relu' }, /"act_fn" = "relu" is not supported/);
+  bad({ block_out_channels: [48], norm_num_groups: 32 }, /"norm_num_groups" = 32 does not divide block channel count 48/);
+  // mid_block_add_attention false: diffusers keeps both mid resnets and no attention weights.
+  const keys = [...new AutoencoderKL(parseVaeConfig({ mid_block_add_attention: false, use_quant_conv: false })).nameTree().stateShapes().keys()];
+  assert.ok(!keys.some((k) => k.includes('attentions') || k.startsWith('quant_conv')) && keys.includes('decoder.mid_block.resnets.1.conv2.weight'));
 });
