@@ -43,9 +43,24 @@ export function qualityToFactor(quality: number): number {
   return quality < 50 ? f(f(5000 / q) / 100) : f(f(200 - f(q * 2)) / 100);
 }
 
+/** COS transposed: COS_T[x*8 + u] = cos((2x+1)uπ/16), the IDCT matrix. */
+const COS_T = Float64Array.from({ length: 64 }, (_, i) => COS[(i % 8) * 8 + (i >> 3)]);
+
+/** dst[dOff + k·dStride] = Σ_j m[k·8 + j]·src[sOff + j·sStride] for k < 8 (one 8-point transform). */
+function transform8(src: Float64Array, sOff: number, sStride: number, dst: Float64Array, dOff: number, dStride: number, m: Float64Array): void {
+  const x0 = src[sOff], x1 = src[sOff + sStride], x2 = src[sOff + 2 * sStride], x3 = src[sOff + 3 * sStride];
+  const x4 = src[sOff + 4 * sStride], x5 = src[sOff + 5 * sStride], x6 = src[sOff + 6 * sStride], x7 = src[sOff + 7 * sStride];
+  for (let k = 0; k < 8; k++) {
+    const r = k * 8;
+    dst[dOff + k * dStride] = m[r] * x0 + m[r + 1] * x1 + m[r + 2] * x2 + m[r + 3] * x3 + m[r + 4] * x4 + m[r + 5] * x5 + m[r + 6] * x6 + m[r + 7] * x7;
+  }
+}
+
 /**
  * In-place JPEG round trip of one plane ([h, w], both multiples of 8, values 0..255):
- * per 8×8 block, DCT → quantise with `table` (null: keep coefficients) → IDCT.
+ * per 8×8 block (rows x, columns y), coef[u,v] = ¼·α(u)α(v)·Σ_x Σ_y (p[x,y] − 128)·cos((2x+1)uπ/16)·cos((2y+1)vπ/16),
+ * quantise with `table` (null: keep coefficients), then p[x,y] = ¼·Σ_u Σ_v α(u)α(v)·coef[u,v]·cos(…)·cos(…) + 128.
+ * Both 2-D transforms are done as 8-point transforms along columns, then rows.
  */
 function roundTripPlane(plane: Float64Array, h: number, w: number, table: Float64Array | null): void {
   const blk = new Float64Array(64);
@@ -53,35 +68,17 @@ function roundTripPlane(plane: Float64Array, h: number, w: number, table: Float6
   for (let by = 0; by < h; by += 8) {
     for (let bx = 0; bx < w; bx += 8) {
       for (let x = 0; x < 8; x++) for (let y = 0; y < 8; y++) blk[x * 8 + y] = plane[(by + x) * w + bx + y] - 128;
-      // DCT: coef[u,v] = ¼·α(u)α(v)·Σ_x Σ_y blk[x,y]·cos((2x+1)uπ/16)·cos((2y+1)vπ/16).
-      for (let u = 0; u < 8; u++)
-        for (let y = 0; y < 8; y++) {
-          let s = 0;
-          for (let x = 0; x < 8; x++) s += COS[u * 8 + x] * blk[x * 8 + y];
-          tmp[u * 8 + y] = s;
-        }
-      for (let u = 0; u < 8; u++)
-        for (let v = 0; v < 8; v++) {
-          let s = 0;
-          for (let y = 0; y < 8; y++) s += tmp[u * 8 + y] * COS[v * 8 + y];
-          let coef = 0.25 * ALPHA[u] * ALPHA[v] * s;
-          if (table !== null) coef = roundHalfEven(coef / table[u * 8 + v]) * table[u * 8 + v];
-          // IDCT input: coefficient × α(u)α(v).
-          blk[u * 8 + v] = coef * ALPHA[u] * ALPHA[v];
-        }
-      // IDCT: out[x,y] = ¼·Σ_u Σ_v c[u,v]·cos((2x+1)uπ/16)·cos((2y+1)vπ/16) + 128.
-      for (let x = 0; x < 8; x++)
-        for (let v = 0; v < 8; v++) {
-          let s = 0;
-          for (let u = 0; u < 8; u++) s += COS[u * 8 + x] * blk[u * 8 + v];
-          tmp[x * 8 + v] = s;
-        }
-      for (let x = 0; x < 8; x++)
-        for (let y = 0; y < 8; y++) {
-          let s = 0;
-          for (let v = 0; v < 8; v++) s += tmp[x * 8 + v] * COS[v * 8 + y];
-          plane[(by + x) * w + bx + y] = 0.25 * s + 128;
-        }
+      for (let y = 0; y < 8; y++) transform8(blk, y, 8, tmp, y, 8, COS);
+      for (let u = 0; u < 8; u++) transform8(tmp, u * 8, 1, blk, u * 8, 1, COS);
+      for (let i = 0; i < 64; i++) {
+        const aa = ALPHA[i >> 3] * ALPHA[i % 8];
+        let coef = 0.25 * aa * blk[i];
+        if (table !== null) coef = roundHalfEven(coef / table[i]) * table[i];
+        blk[i] = coef * aa;
+      }
+      for (let v = 0; v < 8; v++) transform8(blk, v, 8, tmp, v, 8, COS_T);
+      for (let x = 0; x < 8; x++) transform8(tmp, x * 8, 1, blk, x * 8, 1, COS_T);
+      for (let x = 0; x < 8; x++) for (let y = 0; y < 8; y++) plane[(by + x) * w + bx + y] = 0.25 * blk[x * 8 + y] + 128;
     }
   }
 }
