@@ -3,6 +3,7 @@
  * identity) → cached or freshly exported ONNX bytes → onnxruntime session.
  */
 import type { Graph } from '../ir/graph.ts';
+import { liveNodes, liveParams } from '../ir/passes.ts';
 import { printGraph } from '../ir/print.ts';
 import { exportGraph } from '../export/export.ts';
 import { commonFolder } from '../export/external.ts';
@@ -22,8 +23,10 @@ export interface CompiledGraph extends Session {
   readonly cacheHit: boolean;
 }
 
+/** Weight files the graph's live parameters read. */
 export function weightFilesOf(g: Graph): string[] {
-  return [...new Set(g.params.flatMap((p) => (p.source?.kind === 'file' ? [p.source.path] : [])))];
+  const params = liveParams(g, liveNodes(g));
+  return [...new Set(params.flatMap((p) => (p.source?.kind === 'file' ? [p.source.path] : [])))];
 }
 
 export async function compileGraph(g: Graph, opts: CompileOptions = {}): Promise<CompiledGraph> {

@@ -7,6 +7,7 @@
 import { type DType, type HostArray, dtypeSize } from '../core/dtype.ts';
 import { type Shape, numel } from '../core/shape.ts';
 import type { Graph, Value } from '../ir/graph.ts';
+import { liveNodes, liveParams } from '../ir/passes.ts';
 import { attr, encodeModel, onnxDataType, valueInfo } from '../onnx/encode.ts';
 import type { OnnxNode, OnnxTensor } from '../onnx/types.ts';
 import { OPS } from '../ops/registry.ts';
@@ -33,11 +34,15 @@ export function exportGraph(g: Graph, meta: { docString?: string } = {}): Export
   let tmp = 0;
   const fresh = (hint: string) => `${hint}_${tmp++}`;
 
-  const fileParams = g.params.filter((p) => p.source!.kind === 'file');
+  // Only what the outputs need: unused branches (e.g. the ControlNet's to-RGB heads at
+  // inference) are neither exported nor mapped.
+  const nodesLive = liveNodes(g);
+  const params = liveParams(g, nodesLive);
+  const fileParams = params.filter((p) => p.source!.kind === 'file');
   const folder = fileParams.length ? commonFolder(fileParams.map((p) => (p.source as { path: string }).path)) : null;
 
   for (const v of g.inputs) names.set(v, v.name!);
-  for (const p of g.params) {
+  for (const p of params) {
     const s = p.source!;
     const name = p.name!;
     if (s.kind === 'file') {
@@ -92,7 +97,7 @@ export function exportGraph(g: Graph, meta: { docString?: string } = {}): Export
 
   const outputName = new Map<Value, string>();
   g.outputs.forEach((v, i) => { if (v.kind === 'node' && !outputName.has(v)) outputName.set(v, g.outputNames[i]); });
-  for (const n of g.nodes) {
+  for (const n of nodesLive) {
     const outs = n.outputs.map((v) => {
       const s = outputName.get(v) ?? `v${v.id}`;
       names.set(v, s);

@@ -18,15 +18,20 @@ function profile(n: number, midpoint: number): Float64Array {
   return out;
 }
 
-export function gaussianTileWeights(tileWidth: number, tileHeight: number): Float32Array {
+/** The weights in float64, as the original's numpy array (the pipeline multiplies by these). */
+export function gaussianTileWeightsF64(tileWidth: number, tileHeight: number): Float64Array {
   for (const [k, v] of [['tileWidth', tileWidth], ['tileHeight', tileHeight]] as const) {
     if (!Number.isInteger(v) || v <= 0) throw new ShapeError(`gaussianTileWeights: ${k} must be a positive integer, got ${v}`);
   }
   const xs = profile(tileWidth, (tileWidth - 1) / 2);
   const ys = profile(tileHeight, tileHeight / 2);
-  const out = new Float32Array(tileWidth * tileHeight);
+  const out = new Float64Array(tileWidth * tileHeight);
   for (let y = 0; y < tileHeight; y++) {
     for (let x = 0; x < tileWidth; x++) out[y * tileWidth + x] = ys[y] * xs[x];
   }
   return out;
+}
+
+export function gaussianTileWeights(tileWidth: number, tileHeight: number): Float32Array {
+  return Float32Array.from(gaussianTileWeightsF64(tileWidth, tileHeight));
 }

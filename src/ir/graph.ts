@@ -70,7 +70,11 @@ export class Graph {
 
   addParam(name: string, type: TensorType, source: WeightSource): Value {
     const existing = this.paramByName.get(name);
-    if (existing) return existing;
+    if (existing) {
+      if (!sameSource(existing.source!, source))
+        throw new Error(`graph "${this.name}": two different parameters are named "${name}"; give each model its own root prefix (Module.nameTree(prefix))`);
+      return existing;
+    }
     const v = this.newValue(type, 'param', name, source);
     this.params.push(v);
     this.paramByName.set(name, v);
@@ -102,6 +106,11 @@ export class Graph {
       this.scopeStack.pop();
     }
   }
+}
+
+function sameSource(a: WeightSource, b: WeightSource): boolean {
+  if (a.kind === 'file' && b.kind === 'file') return a.path === b.path && a.offset === b.offset && a.dtype === b.dtype;
+  return a.kind === 'host' && b.kind === 'host' && a.data === b.data;
 }
 
 /** `float32[1,4,8,8]` */

@@ -43,6 +43,7 @@ export abstract class Module {
     return out;
   }
 
+  /** Parameters with their keys relative to this module (its own state-dict keys). */
   namedParameters(): [string, Parameter][] {
     const out: [string, Parameter][] = [];
     const walk = (m: Module, prefix: string) => {
@@ -52,11 +53,15 @@ export abstract class Module {
         else walk(v, key);
       }
     };
-    walk(this, this.path);
+    walk(this, '');
     return out;
   }
 
-  /** Assigns full paths to every module and parameter below (call once on the root). */
+  /**
+   * Assigns full paths to every module and parameter below (call once on the root). A root
+   * `prefix` (e.g. `unet`, `controlnet`) keeps parameter names unique when several models
+   * are traced into one graph; state-dict keys (`namedParameters`) stay relative.
+   */
   nameTree(prefix = ''): this {
     this.path = prefix;
     for (const [k, v] of this.children()) {

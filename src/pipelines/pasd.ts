@@ -1,0 +1,208 @@
+/**
+ * The PASD pipeline (yangxy/PASD `pipeline_pasd.py` + `test_pasd.py`): prompts → CLIP,
+ * LR image → VAE latents noised to the first timestep plus `added_noise_level`, the CFG
+ * denoising loop over ControlNet + UNet (tiled for large latents), VAE decode, wavelet
+ * colour fix and the resize back to input × upscale.
+ */
+import { InputError } from '../core/errors.ts';
+import { type RandomSource, Random } from '../core/random.ts';
+import { type ColorFix, colorFix } from '../image/colorfix.ts';
+import { type Image, asRgb, fromTensor, toTensor } from '../image/image.ts';
+import { resize, torchvisionResize } from '../image/resample.ts';
+import { samplePosterior } from '../models/autoencoders/autoencoder-kl.ts';
+import type { HostTensor } from '../runtime/session.ts';
+import { type Scheduler, createScheduler } from '../schedulers/index.ts';
+import type { CompileOptions } from '../engine/compile.ts';
+import { Denoiser } from './denoiser.ts';
+import { type ComponentPaths, type PasdComponents, componentPaths, loadComponents } from './load.ts';
+import { processingSizes } from './sizes.ts';
+import { TextStage, VaeStage } from './stages.ts';
+
+export const DEFAULT_ADDED_PROMPT = 'clean, high-resolution, 8k';
+export const DEFAULT_NEGATIVE_PROMPT = 'blurry, dotted, noise, raster lines, unclear, lowres, over-smoothed';
+
+export type SchedulerChoice = 'unipc' | 'ddim' | 'dpmsolver' | 'euler' | 'lcm' | 'ddpm';
+const SCHEDULER_CLASS: Record<SchedulerChoice, string> = {
+  unipc: 'UniPCMultistepScheduler', ddim: 'DDIMScheduler', dpmsolver: 'DPMSolverMultistepScheduler',
+  euler: 'EulerDiscreteScheduler', lcm: 'LCMScheduler', ddpm: 'DDPMScheduler',
+};
+
+export interface Progress {
+  phase: 'encode' | 'denoise' | 'decode' | 'done';
+  step: number;
+  steps: number;
+  tile: number;
+  tiles: number;
+}
+
+/** Options of one run; defaults are the original's (test_pasd.py). */
+export interface UpscaleOptions {
+  upscale?: number;
+  processSize?: number;
+  prompt?: string;
+  addedPrompt?: string;
+  negativePrompt?: string;
+  steps?: number;
+  guidanceScale?: number;
+  conditioningScale?: number;
+  addedNoiseLevel?: number;
+  initLatentWithNoise?: boolean;
+  latentTileSize?: number;
+  latentTileOverlap?: number;
+  colorFix?: ColorFix;
+  scheduler?: SchedulerChoice;
+  seed?: number;
+  /** Overrides `seed`: where every random draw comes from. */
+  random?: RandomSource;
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+}
+
+export interface DenoiseSettings {
+  steps: number;
+  guidanceScale: number;
+  conditioningScale: number;
+  addedNoiseLevel: number;
+  initLatentWithNoise: boolean;
+  latentTileSize: number;
+  latentTileOverlap: number;
+}
+
+export const DEFAULTS = {
+  upscale: 1, processSize: 768, prompt: '', addedPrompt: DEFAULT_ADDED_PROMPT, negativePrompt: DEFAULT_NEGATIVE_PROMPT,
+  steps: 20, guidanceScale: 9, conditioningScale: 1, addedNoiseLevel: 900, initLatentWithNoise: false,
+  latentTileSize: 320, latentTileOverlap: 8, colorFix: 'wavelet' as ColorFix, scheduler: 'unipc' as SchedulerChoice,
+};
+
+/** test_pasd.py: user prompt + ", " (when given) + added prompt. */
+export function buildPrompt(prompt: string, added: string): string {
+  return (prompt === '' ? '' : `${prompt}, `) + added;
+}
+
+export class PasdPipeline {
+  readonly text: TextStage;
+  readonly vae: VaeStage;
+  readonly denoiser: Denoiser;
+
+  constructor(readonly components: PasdComponents, options: CompileOptions = {}) {
+    this.text = new TextStage(components.textEncoder, components.tokenizer, options);
+    this.vae = new VaeStage(components.vae, options);
+    this.denoiser = new Denoiser(components.unet, components.controlnet, options);
+  }
+
+  /** From a PASD checkpoint folder (unet/, controlnet/) and an SD1.5 base folder. */
+  static fromPretrained(model: string, base: string, options: CompileOptions = {}): PasdPipeline {
+    return PasdPipeline.fromFolders(componentPaths(model, base), options);
+  }
+
+  static fromFolders(paths: ComponentPaths, options: CompileOptions = {}): PasdPipeline {
+    return new PasdPipeline(loadComponents(paths), options);
+  }
+
+  scheduler(choice: SchedulerChoice = 'unipc'): Scheduler {
+    return createScheduler(SCHEDULER_CLASS[choice], this.components.schedulerConfig);
+  }
+
+  /** Prompt embeddings for CFG: [negative, positive] (pipeline order), or [positive]. */
+  async encodePrompt(prompt: string, negative: string, cfg: boolean): Promise<{ ids: BigInt64Array; embeds: HostTensor }> {
+    return this.text.encode(cfg ? [negative, prompt] : [prompt]);
+  }
+
+  /**
+   * prepare_latents: from the LR image (VAE sample → noise at the first timestep → noise at
+   * `addedNoiseLevel`) or pure noise; × init_noise_sigma. Draws, in order: posterior noise,
+   * noise, added noise (or: latents, offset noise).
+   */
+  async prepareLatents(image: Float32Array, shape: readonly number[], sched: Scheduler, s: DenoiseSettings, rnd: RandomSource): Promise<{ latents: Float32Array; shape: [number, number, number, number] }> {
+    const [, , hh, ww] = shape;
+    const lshape: [number, number, number, number] = [1, 4, hh / 8, ww / 8];
+    const n = lshape.reduce((a, b) => a * b, 1);
+    let latents: Float32Array;
+    if (s.initLatentWithNoise) {
+      latents = rnd.randn(n);
+      rnd.randn(4); // the original's offset noise, drawn then scaled by 0
+    } else {
+      const post = await this.vae.encode(image, shape);
+      const sample = samplePosterior(post.mean, post.logvar, rnd.randn(post.mean.length));
+      const init = sample.map((v) => Math.fround(v * this.vae.scalingFactor));
+      const noised = sched.addNoise(init, rnd.randn(n), sched.timesteps[0]);
+      latents = sched.addNoise(noised, rnd.randn(n), s.addedNoiseLevel);
+    }
+    const sigma = sched.initNoiseSigma;
+    return { latents: sigma === 1 ? latents : latents.map((v) => v * sigma), shape: lshape };
+  }
+
+  /** Guided noise prediction for one step (CFG: u + g·(c − u)). */
+  async predictNoise(latents: Float32Array, shape: readonly [number, number, number, number], t: number, sched: Scheduler,
+    embeds: HostTensor, control: Float32Array, s: DenoiseSettings, hooks: { onTile?: (i: number, n: number) => void; signal?: AbortSignal } = {}): Promise<Float32Array> {
+    const cfg = embeds.shape[0] === 2;
+    const n = latents.length;
+    const input = new Float32Array(cfg ? 2 * n : n);
+    input.set(latents);
+    if (cfg) input.set(latents, n);
+    const scaled = sched.scaleModelInput(input, t);
+    const [, c, h, w] = shape;
+    const out = await this.denoiser.runTiled(
+      { latents: scaled, shape: [cfg ? 2 : 1, c, h, w], timestep: t, embeds, image: control, conditioningScale: s.conditioningScale },
+      { tileSize: s.latentTileSize, overlap: s.latentTileOverlap, onTile: hooks.onTile, signal: hooks.signal },
+    );
+    if (!cfg) return out;
+    const guided = new Float32Array(n);
+    for (let i = 0; i < n; i++) guided[i] = out[i] + s.guidanceScale * (out[n + i] - out[i]);
+    return guided;
+  }
+
+  /** Runs the network on an image already at its network size (multiples of 8): the pipeline's __call__. */
+  async run(image: Image, prompt: string, negative: string, s: DenoiseSettings, o: { scheduler?: SchedulerChoice; random: RandomSource; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<Float32Array> {
+    const { width: W, height: H } = image;
+    if (W % 8 || H % 8) throw new InputError(`PASD runs on sizes that are multiples of 8, got ${W}×${H}`);
+    const report = (p: Partial<Progress> & Pick<Progress, 'phase'>) => o.onProgress?.({ step: 0, steps: s.steps, tile: 0, tiles: 0, ...p });
+    const sched = this.scheduler(o.scheduler);
+    sched.setTimesteps(s.steps);
+    const cfg = s.guidanceScale > 1;
+    report({ phase: 'encode' });
+    const { embeds } = await this.encodePrompt(prompt, negative, cfg);
+    const tensor = toTensor(image);
+    const { latents: init, shape } = await this.prepareLatents(tensor.data, tensor.shape, sched, s, o.random);
+    const control = new Float32Array(cfg ? 2 * tensor.data.length : tensor.data.length);
+    control.set(tensor.data);
+    if (cfg) control.set(tensor.data, tensor.data.length);
+    let latents = init;
+    for (const [i, t] of sched.timesteps.entries()) {
+      o.signal?.throwIfAborted();
+      const noise = await this.predictNoise(latents, shape, t, sched, embeds, control, s, {
+        signal: o.signal, onTile: (tile, tiles) => report({ phase: 'denoise', step: i + 1, tile, tiles }),
+      });
+      latents = sched.step(noise, t, latents, { generator: o.random }).prevSample;
+    }
+    report({ phase: 'decode', step: s.steps });
+    const { image: out } = await this.vae.decode(latents, shape);
+    return out;
+  }
+
+  /** The main job: LR photo → restored image of size input × upscale. */
+  async upscale(input: Image, options: UpscaleOptions = {}): Promise<Image> {
+    asRgb(input, 'input image');
+    const o = { ...DEFAULTS, ...options };
+    const sizes = processingSizes(input.width, input.height, { upscale: o.upscale, processSize: o.processSize });
+    let img = resize(input, sizes.upscaled[0], sizes.upscaled[1], 'bicubic');
+    if (sizes.preprocessed) img = torchvisionResize(img, o.processSize);
+    img = resize(img, sizes.network[0], sizes.network[1], 'bicubic');
+    const random = options.random ?? new Random(options.seed ?? 0);
+    const settings: DenoiseSettings = {
+      steps: o.steps, guidanceScale: o.guidanceScale, conditioningScale: o.conditioningScale, addedNoiseLevel: o.addedNoiseLevel,
+      initLatentWithNoise: o.initLatentWithNoise, latentTileSize: o.latentTileSize, latentTileOverlap: o.latentTileOverlap,
+    };
+    const out = await this.run(img, buildPrompt(o.prompt, o.addedPrompt), o.negativePrompt, settings, { scheduler: o.scheduler, random, onProgress: o.onProgress, signal: o.signal });
+    let result = colorFix(o.colorFix, fromTensor({ data: out, shape: [1, 3, img.height, img.width] }, 'round'), img);
+    if (result.width !== sizes.output[0] || result.height !== sizes.output[1]) result = resize(result, sizes.output[0], sizes.output[1], 'bicubic');
+    o.onProgress?.({ phase: 'done', step: o.steps, steps: o.steps, tile: 0, tiles: 0 });
+    return result;
+  }
+
+  async release(): Promise<void> {
+    await this.text.release();
+    await this.vae.release();
+    await this.denoiser.release();
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Latent tiling as PASD's pipeline does it (pipeline_pasd.py `__call__`): tiles of
+ * `tile × tile` latents, non-last tiles at i·(tile − overlap), the last tile of each axis
+ * snapped to size − tile, visited column-major over x ("rows" run along x); outputs are
+ * accumulated as Σ out·w / Σ w with the Gaussian tile weights into float32 buffers.
+ */
+export interface Tile {
+  /** Latent offsets of the tile's top-left corner. */
+  readonly y: number;
+  readonly x: number;
+  readonly size: number;
+}
+
+/** Number of tiles along an axis of `length` (the original's while loop). */
+function gridCount(length: number, tile: number, overlap: number): number {
+  let n = 0;
+  let cur = 0;
+  while (cur < length) {
+    cur = Math.max(n * tile - overlap * n, 0) + tile;
+    n++;
+  }
+  return n;
+}
+
+/**
+ * Tiles covering an h × w latent, in the original's call order, or null when the latent is
+ * small enough to run whole (h·w ≤ tile²).
+ */
+export function latentTiles(h: number, w: number, tileSize: number, overlap: number): Tile[] | null {
+  if (h * w <= tileSize * tileSize) return null;
+  const tile = Math.min(tileSize, h, w);
+  const rows = gridCount(w, tile, overlap); // along x
+  const cols = gridCount(h, tile, overlap); // along y
+  const out: Tile[] = [];
+  for (let row = 0; row < rows; row++)
+    for (let col = 0; col < cols; col++) {
+      const x = row === rows - 1 ? w - tile : Math.max(row * tile - overlap * row, 0);
+      const y = col === cols - 1 ? h - tile : Math.max(col * tile - overlap * col, 0);
+      out.push({ y, x, size: tile });
+    }
+  return out;
+}
+
+/** Copies the tile window of an NCHW float array [n, c, h, w] (scale: 8 for image tiles). */
+export function cropTile(src: Float32Array, [n, c, h, w]: readonly number[], t: Tile, scale = 1): Float32Array {
+  const s = t.size * scale, y0 = t.y * scale, x0 = t.x * scale;
+  const out = new Float32Array(n * c * s * s);
+  for (let p = 0; p < n * c; p++)
+    for (let yy = 0; yy < s; yy++) {
+      const from = (p * h + y0 + yy) * w + x0;
+      out.set(src.subarray(from, from + s), (p * s + yy) * s);
+    }
+  return out;
+}
+
+/** Gaussian-weighted accumulation of tile outputs (float32 buffers, as the original). */
+export class TileAccumulator {
+  private readonly sum: Float32Array;
+  private readonly weight: Float32Array;
+  constructor(readonly shape: readonly [number, number, number, number], private readonly weights: Float64Array) {
+    const [n, c, h, w] = shape;
+    this.sum = new Float32Array(n * c * h * w);
+    this.weight = new Float32Array(n * c * h * w);
+  }
+
+  add(t: Tile, out: Float32Array): void {
+    const [n, c, h, w] = this.shape;
+    const s = t.size;
+    for (let p = 0; p < n * c; p++)
+      for (let yy = 0; yy < s; yy++)
+        for (let xx = 0; xx < s; xx++) {
+          const wt = this.weights[yy * s + xx];
+          const i = (p * h + t.y + yy) * w + t.x + xx;
+          // torch: float32 output × float64 weight → float64 product, added into a float32 buffer.
+          this.sum[i] = Math.fround(this.sum[i] + out[(p * s + yy) * s + xx] * wt);
+          this.weight[i] = Math.fround(this.weight[i] + wt);
+        }
+  }
+
+  result(): Float32Array {
+    return this.sum.map((v, i) => v / this.weight[i]);
+  }
+}
