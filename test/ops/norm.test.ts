@@ -60,3 +60,10 @@ test('norm shape errors name the op and the shapes', () => {
   assert.throws(() => xs.groupNorm(3, c4, c6), is(/GroupNormalization: scale and bias must be \[6\].*float32\[4\]/));
   assert.throws(() => xs.layerNorm(c6, null), is(/LayerNormalization: scale and bias must be \[4\].*float32\[6\]/));
 });
+
+test('GroupNormalization (via GroupNormalization-21: no float64 InstanceNormalization on CPU) and LayerNormalization keep float64 precision', async (t) => {
+  const specs: InputSpec[] = [{ shape: [2, 4, 3, 3], dtype: 'float64', range: [-2, 3] }, { shape: [4], dtype: 'float64' }, { shape: [4], dtype: 'float64' }];
+  t.diagnostic(`GroupNorm rel err ${await checkForward(specs, (a, s, b) => a.groupNorm(2, s, b), 1e-12)}`);
+  const ln: InputSpec[] = [{ shape: [2, 4, 3], dtype: 'float64', range: [-2, 3] }, { shape: [3], dtype: 'float64' }, { shape: [3], dtype: 'float64' }];
+  t.diagnostic(`LayerNorm rel err ${await checkForward(ln, (a, s, b) => a.layerNorm(s, b), 1e-12)}`);
+});
