@@ -7,7 +7,7 @@ import { type ImageBatch, imageBatch } from '../../src/degrade/batch.ts';
 
 export const FIXTURES = resolve(process.cwd(), '../shared/fixtures');
 
-interface ManifestTensor { name: string; shape: number[]; tolerance_max_abs?: number }
+interface ManifestTensor { name: string; shape: number[]; meaning?: string; tolerance_max_abs?: number }
 interface ManifestCase { name: string; file: string; tensors: ManifestTensor[] }
 
 const manifest = JSON.parse(readFileSync(resolve(FIXTURES, 'manifest.json'), 'utf8')) as { cases: ManifestCase[] };
@@ -22,6 +22,8 @@ export interface FixtureCase {
   batch(name: string): ImageBatch;
   /** The manifest's tolerance_max_abs of an output. */
   tolerance(name: string): number;
+  /** The manifest's meaning text of a tensor. */
+  meaning(name: string): string;
 }
 
 export function fixtureCase(name: string): FixtureCase {
@@ -42,6 +44,11 @@ export function fixtureCase(name: string): FixtureCase {
       const s = shape(t);
       assert.equal(s.length, 4, `${t} is not NCHW`);
       return imageBatch(file.readF32(t), s[0], s[1], s[2], s[3], t);
+    },
+    meaning: (t) => {
+      const m = spec.tensors.find((x) => x.name === t)?.meaning;
+      assert.ok(m !== undefined, `${t} has no meaning in the manifest`);
+      return m;
     },
     tolerance: (t) => {
       const tol = spec.tensors.find((x) => x.name === t)?.tolerance_max_abs;

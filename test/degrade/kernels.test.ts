@@ -8,27 +8,42 @@ import {
   type Kernel, besselJ1, bivariateGaussian, bivariateGeneralizedGaussian, bivariatePlateau, circularLowpassKernel,
   kernelFromParams, padKernel, pulseKernel, randomMixedKernel, KERNEL_TYPES,
 } from '../../src/degrade/kernels.ts';
+import { kernelFromCall } from '../../src/degrade/calls.ts';
 import { assertClose, fixtureCase } from './fixture.ts';
 
 const fx = fixtureCase('degradation_kernels');
 const sum = (a: ArrayLike<number>) => Array.from(a).reduce((x, y) => x + y, 0);
 
-test('kernels with the manifest parameters match the original within tolerance', () => {
-  const cases: Record<string, Kernel> = {
-    'output.kernel_iso': bivariateGaussian(21, 1.7, 1.7, 0, true),
-    'output.kernel_aniso': bivariateGaussian(15, 2.5, 0.8, 0.6, false),
-    'output.kernel_generalized_iso': bivariateGeneralizedGaussian(13, 1.2, 1.2, 0, 0.7, true),
-    'output.kernel_generalized_aniso': bivariateGeneralizedGaussian(21, 2.9, 1.1, -1.2, 3.5, false),
-    'output.kernel_plateau_iso': bivariatePlateau(9, 1.5, 1.5, 0, 1.3, true),
-    'output.kernel_plateau_aniso': bivariatePlateau(17, 0.9, 2.2, 2.1, 1.8, false),
-    'output.kernel_sinc_7': circularLowpassKernel(2.1, 7),
-    'output.kernel_sinc_13_pad21': circularLowpassKernel(1.0, 13, 21),
-  };
-  assert.deepEqual(Object.keys(cases).sort(), fx.spec.tensors.map((t) => t.name).sort(), 'every kernel output is covered');
-  for (const [name, k] of Object.entries(cases)) {
-    assert.deepEqual([k.size, k.size], fx.shape(name), name);
-    assertClose(fx, name, k.data);
+/** The leading `name(...)` of a manifest meaning (the call up to its matching parenthesis). */
+function leadingCall(meaning: string): string {
+  let depth = 0;
+  for (let i = 0; i < meaning.length; i++) {
+    if (meaning[i] === '(') depth++;
+    else if (meaning[i] === ')' && --depth === 0) return meaning.slice(0, i + 1);
   }
+  throw new Error(`no call in ${meaning}`);
+}
+
+test('every kernel output, rebuilt from the call its manifest entry describes, matches the original', () => {
+  const outputs = fx.spec.tensors.filter((t) => t.name.startsWith('output.'));
+  assert.ok(outputs.length >= 8);
+  for (const t of outputs) {
+    const k = kernelFromCall(leadingCall(fx.meaning(t.name)));
+    assert.deepEqual([k.size, k.size], fx.shape(t.name), t.name);
+    assertClose(fx, t.name, k.data);
+  }
+});
+
+test('the call notation agrees with the direct constructors and rejects what it cannot read', () => {
+  const same = (a: Kernel, b: Kernel) => assert.deepEqual(a.data, b.data);
+  same(kernelFromCall('bivariate_Gaussian(21, sig=1.7, isotropic=True)'), bivariateGaussian(21, 1.7, 1.7, 0, true));
+  same(kernelFromCall('bivariate_Gaussian(15, sig_x=2.5, sig_y=0.8, theta=0.6, isotropic=False)'), bivariateGaussian(15, 2.5, 0.8, 0.6, false));
+  same(kernelFromCall('bivariate_generalized_Gaussian(21, 2.9, 1.1, theta=-1.2, beta=3.5, isotropic=False)'), bivariateGeneralizedGaussian(21, 2.9, 1.1, -1.2, 3.5, false));
+  same(kernelFromCall('bivariate_plateau(9, 1.5, 1.5, 0, beta=1.3, isotropic=True)'), bivariatePlateau(9, 1.5, 1.5, 0, 1.3, true));
+  same(kernelFromCall('circular_lowpass_kernel(cutoff=2.1, 7, pad_to=False)'), circularLowpassKernel(2.1, 7));
+  same(kernelFromCall('circular_lowpass_kernel(1.0, 13, pad_to=21)'), circularLowpassKernel(1, 13, 21));
+  for (const bad of ['box(3)', 'bivariate_Gaussian(21, sig=x)', 'bivariate_Gaussian(21, 1, 1, 0, None, True, 7)', 'bivariate_plateau(9, 1.5, isotropic=False)', 'bivariate_Gaussian 21'])
+    assert.throws(() => kernelFromCall(bad), ConfigError, bad);
 });
 
 test('besselJ1 matches scipy.special.j1 to machine precision over the sinc range', () => {

@@ -7,8 +7,12 @@ import { assertClose, fixtureCase } from './fixture.ts';
 
 const fx = fixtureCase('degradations');
 
-test('USMSharp() with weight 0.5 and threshold 10 matches the original', () => {
-  assertClose(fx, 'output.usm_sharp', usmSharp(fx.batch('input.image')).data);
+test('USMSharp with the settings of its manifest entry matches the original', () => {
+  // e.g. "USMSharp(radius=50, sigma=0)(image, weight=0.5, threshold=10) (...)"
+  const m = /USMSharp\(radius=([\d.]+), sigma=([\d.]+)\)\(image, weight=([\d.]+), threshold=([\d.]+)\)/.exec(fx.meaning('output.usm_sharp'));
+  assert.ok(m, 'cannot read the USMSharp settings');
+  const [radius, sigma, weight, threshold] = m.slice(1).map(Number);
+  assertClose(fx, 'output.usm_sharp', usmSharp(fx.batch('input.image'), { radius, sigma, weight, threshold }).data);
 });
 
 test('cv2.getGaussianKernel(51, 0) derives sigma 8 and sums to 1', () => {
