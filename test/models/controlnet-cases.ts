@@ -9,17 +9,28 @@ import { parseControlNetConfig } from '../../src/config/unet.ts';
 import { compileGraph } from '../../src/engine/compile.ts';
 import { storedTensors } from '../../src/engine/weights.ts';
 import { ControlNetModel, traceControlNet } from '../../src/models/controlnets/controlnet.ts';
+import { Graph } from '../../src/ir/graph.ts';
+import type { ControlResiduals } from '../../src/models/unets/unet-base.ts';
 import type { Module } from '../../src/nn/module.ts';
+import { Tensor } from '../../src/ops/tensor.ts';
 import type { HostTensor } from '../../src/runtime/session.ts';
 import { assertClose, fixtureCase, modelDir } from '../parity/fixtures.ts';
 
 export type FixtureCase = ReturnType<typeof fixtureCase>;
 
-export function loadControlNet(name: string): ControlNetModel {
+/**
+ * A fixture model with its weights bound. `root` names the tree (`root.conv_in.weight`): models
+ * traced into one graph need distinct parameter names, since ControlNet and UNet share keys.
+ */
+export function loadFixtureModel<M extends Module>(name: string, build: (config: Readonly<Record<string, unknown>>) => M, root = ''): M {
   const folder = loadModelFolder(modelDir(name));
-  const net = new ControlNetModel(parseControlNetConfig(folder.config, `${name}/config.json`)).nameTree();
-  net.loadWeights(storedTensors(...folder.weightFiles), { what: name });
-  return net;
+  const m = build(folder.config).nameTree(root);
+  m.loadWeights(storedTensors(...folder.weightFiles), { what: name });
+  return m;
+}
+
+export function loadControlNet(name: string, root = ''): ControlNetModel {
+  return loadFixtureModel(name, (c) => new ControlNetModel(parseControlNetConfig(c, `${name}/config.json`)), root);
 }
 
 /** {key: shape} of the fixture model's weight file, for key-parity tests. */
@@ -72,3 +83,31 @@ export function checkOutputs(fx: FixtureCase, out: Record<string, HostTensor>, p
 }
 
 export const CONTROLNET_OUTPUTS = ['rgbs.', 'down_block_res_samples.', 'mid_block_res_sample'];
+
+export interface ControlledUNet {
+  forward(sample: Tensor, timestep: Tensor, context: Tensor, control: ControlResiduals): Tensor;
+}
+
+/**
+ * ControlNet → UNet in one graph, as the pipeline runs them: outputs the 16 ControlNet
+ * outputs and noise_pred, so the UNet sees our residuals rather than the fixture's.
+ */
+export async function runChainedCase(net: ControlNetModel, unet: ControlledUNet, fx: FixtureCase): Promise<Record<string, HostTensor>> {
+  const g = new Graph(`chained_${fx.meta.name}`);
+  const names = ['sample', 'timestep', 'encoder_hidden_states', 'controlnet_cond', 'conditioning_scale'];
+  const feeds = Object.fromEntries(names.map((n) => [n, caseInput(fx, n)]));
+  const [sample, timestep, ehs, cond, scale] = names.map((n) => new Tensor(g, g.addInput(n, { dtype: feeds[n].dtype, shape: feeds[n].shape })));
+  const c = net.forward(sample, timestep, ehs, cond, scale);
+  g.setOutputs({
+    ...Object.fromEntries(c.rgbs.map((t, i) => [`rgbs.${i}`, t.value])),
+    ...Object.fromEntries(c.down.map((t, i) => [`down_block_res_samples.${i}`, t.value])),
+    mid_block_res_sample: c.mid.value,
+    noise_pred: unet.forward(sample, timestep, ehs, c).value,
+  });
+  const session = await compileGraph(g, { cache: false, threads: 2 });
+  try {
+    return await session.run(feeds);
+  } finally {
+    await session.release();
+  }
+}

@@ -7,10 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ShapeError } from '../../src/core/errors.ts';
 import { loadModelFolder } from '../../src/checkpoint/folder.ts';
-import { parseControlNetConfig } from '../../src/config/unet.ts';
+import { parseControlNetConfig, parseUNetConfig } from '../../src/config/unet.ts';
 import { ControlNetModel, traceControlNet } from '../../src/models/controlnets/controlnet.ts';
+import { PasdUNet2DConditionModel } from '../../src/models/unets/pasd-unet.ts';
 import { casesOf, fixtureCase, modelDir } from '../parity/fixtures.ts';
-import { CONTROLNET_OUTPUTS, checkOutputs, fixtureShapes, loadControlNet, moduleShapes, runControlNetCase } from './controlnet-cases.ts';
+import { CONTROLNET_OUTPUTS, checkOutputs, fixtureShapes, loadControlNet, loadFixtureModel, moduleShapes, runChainedCase, runControlNetCase } from './controlnet-cases.ts';
 
 for (const name of ['pasd_controlnet', 'pasd_rrdb_controlnet', 'pasd_light_controlnet']) {
   test(`key parity: ${name} state dict = model built from its config.json`, () => {
@@ -19,17 +20,38 @@ for (const name of ['pasd_controlnet', 'pasd_rrdb_controlnet', 'pasd_light_contr
   });
 }
 
+/**
+ * Compiling a graph costs ~0.5 s, so each case is run once: either the ControlNet alone
+ * (traceControlNet, what the pipeline compiles) or chained with the PASD UNet in one graph
+ * (the UNet on its own, fed the fixture residuals, is tested in pasd-unet.test.ts).
+ */
+const CHAINED = new Set(['pasd_cfg_b2_16x16']);
 const nets = new Map<string, ControlNetModel>();
+const netFor = (name: string) => {
+  if (!nets.has(name)) nets.set(name, loadControlNet(name, 'controlnet'));
+  return nets.get(name)!;
+};
+const unet = loadFixtureModel('pasd_unet', (c) => new PasdUNet2DConditionModel(parseUNetConfig(c, 'pasd_unet')), 'unet');
+
 for (const c of casesOf('models')) {
   const netName = c.models!.find((m) => m.endsWith('controlnet'))!;
-  test(`${c.name}: ${netName} rgbs, down and mid residuals within tolerance`, async (t) => {
-    if (!nets.has(netName)) nets.set(netName, loadControlNet(netName));
-    const fx = fixtureCase(c.name);
-    const out = await runControlNetCase(nets.get(netName)!, fx);
-    assert.equal(Object.keys(out).length, 16, '3 rgbs + 12 down + mid');
-    const w = checkOutputs(fx, out, CONTROLNET_OUTPUTS);
-    t.diagnostic(`worst ${w.at}: ${w.diff.toExponential(2)} (${(100 * w.ratio).toFixed(1)}% of tolerance)`);
-  });
+  if (CHAINED.has(c.name)) {
+    test(`${c.name}: ${netName} → pasd_unet in one graph: rgbs, residuals and noise_pred within tolerance`, async (t) => {
+      const fx = fixtureCase(c.name);
+      const out = await runChainedCase(netFor(netName), unet, fx);
+      const w = checkOutputs(fx, out, CONTROLNET_OUTPUTS);
+      const np = checkOutputs(fx, out, ['noise_pred']);
+      t.diagnostic(`worst ${w.at}: ${w.diff.toExponential(2)} (${(100 * w.ratio).toFixed(1)}% of tolerance); noise_pred ${np.diff.toExponential(2)} (${(100 * np.ratio).toFixed(1)}%)`);
+    });
+  } else {
+    test(`${c.name}: ${netName} rgbs, down and mid residuals within tolerance`, async (t) => {
+      const fx = fixtureCase(c.name);
+      const out = await runControlNetCase(netFor(netName), fx);
+      assert.equal(Object.keys(out).length, 16, '3 rgbs + 12 down + mid');
+      const w = checkOutputs(fx, out, CONTROLNET_OUTPUTS);
+      t.diagnostic(`worst ${w.at}: ${w.diff.toExponential(2)} (${(100 * w.ratio).toFixed(1)}% of tolerance)`);
+    });
+  }
 }
 
 test('ControlNet rejects a condition image or timestep of the wrong shape, naming it', () => {
