@@ -3,11 +3,15 @@
  * hierarchy become a one-line message and a non-zero exit code.
  */
 import { PasdError } from '../core/errors.ts';
+import { parityMain } from '../parity/main.ts';
+import { UsageError } from './args.ts';
+import { upscaleCommand } from './upscale.ts';
 
 const USAGE = `pasd — Pixel-Aware Stable Diffusion super-resolution
 
 usage:
-  pasd upscale <image> -o <dir>     upscale an image (needs a model; none is bundled yet)
+  pasd upscale <images|dirs> -o <dir> --model <dir> --base <dir> [options]
+                                    restore and upscale images (pasd upscale --help)
   pasd --help                       this text
 `;
 
@@ -20,15 +24,19 @@ export async function main(argv: string[]): Promise<number> {
       case '--help':
         process.stdout.write(USAGE);
         return 0;
+      case 'parity':
+        return await parityMain(rest);
       case 'upscale':
-        void rest;
-        process.stderr.write('pasd upscale: no model yet — the PASD pipeline has not landed (see issue 5); nothing was written.\n');
-        return 2;
+        return await upscaleCommand(rest);
       default:
         process.stderr.write(`pasd: unknown command "${cmd}"\n\n${USAGE}`);
-        return 64;
+        return 2;
     }
   } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`pasd ${cmd}: ${(e as Error).message}\n(run "pasd ${cmd} --help" for the options)\n`);
+      return 2;
+    }
     if (e instanceof PasdError) {
       process.stderr.write(`pasd: ${e.name}: ${e.message}\n`);
       return 1;

@@ -4,13 +4,22 @@
  * the deepest folder containing every weight file as
  * `session.model_external_initializers_file_folder_path` and write locations relative to it.
  */
-import { statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { CheckpointError } from '../core/errors.ts';
 
-/** The deepest common folder of the given files (absolute). */
+/** Canonical path (symlinks resolved, as onnxruntime resolves them before its check). */
+function canonical(f: string): string {
+  try {
+    return realpathSync(f);
+  } catch {
+    return resolve(f);
+  }
+}
+
+/** The deepest common folder of the given files (canonical, absolute). */
 export function commonFolder(files: readonly string[]): string {
-  const parts = files.map((f) => dirname(resolve(f)).split(sep));
+  const parts = files.map((f) => dirname(canonical(f)).split(sep));
   const first = parts[0];
   let n = first.length;
   for (const p of parts) {
@@ -23,7 +32,7 @@ export function commonFolder(files: readonly string[]): string {
 
 /** Validates one external-data reference and returns its location relative to `folder`. */
 export function externalLocation(folder: string, file: string, offset: number, length: number, tensor: string): string {
-  const loc = relative(folder, resolve(file)).split(sep).join('/');
+  const loc = relative(folder, canonical(file)).split(sep).join('/');
   if (loc === '' || isAbsolute(loc) || loc.split('/').includes('..'))
     throw new CheckpointError(`tensor "${tensor}": weight file ${file} is not inside the external-data folder ${folder}`);
   let size: number;

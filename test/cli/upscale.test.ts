@@ -1,0 +1,63 @@
+/**
+ * `pasd upscale` end to end with the tiny fixture models laid out as a user would have them
+ * (PASD folder with unet/ + controlnet/, SD1.5 folder with vae/ text_encoder/ tokenizer/),
+ * plus the error paths: clear message, non-zero exit, nothing half-written.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import sharp from 'sharp';
+import { FIXTURES, modelDir } from '../parity/fixtures.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'pasd-cli-'));
+const model = join(dir, 'pasd'), base = join(dir, 'sd15'), inputs = join(dir, 'in'), out = join(dir, 'out');
+for (const d of [model, base, inputs]) mkdirSync(d);
+symlinkSync(modelDir('pasd_unet'), join(model, 'unet'));
+symlinkSync(modelDir('pasd_controlnet'), join(model, 'controlnet'));
+symlinkSync(modelDir('vae'), join(base, 'vae'));
+symlinkSync(modelDir('text_encoder'), join(base, 'text_encoder'));
+symlinkSync(resolve(FIXTURES, 'tokenizer'), join(base, 'tokenizer'));
+
+function pasd(...args: string[]) {
+  const r = spawnSync(process.execPath, ['bin/pasd.js', ...args], { encoding: 'utf8', env: { ...process.env, PASD_CACHE_DIR: join(dir, 'cache') } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const fast = ['--model', model, '--base', base, '--process-size', '32', '--steps', '2', '--threads', '2', '-q'];
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('upscales a folder ×2: names kept, sizes exact, JSON summary; a corrupt file is reported and the rest go on', async () => {
+  await sharp({ create: { width: 20, height: 12, channels: 3, background: { r: 200, g: 80, b: 30 } } }).png().toFile(join(inputs, 'a.png'));
+  await sharp({ create: { width: 16, height: 16, channels: 4, background: { r: 10, g: 80, b: 200, alpha: 0.5 } } }).png().toFile(join(inputs, 'b.png'));
+  writeFileSync(join(inputs, 'c.png'), 'not a png');
+  const r = pasd('upscale', inputs, '-o', out, '-s', '2', '--json', ...fast);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /c\.png/);
+  const summary = JSON.parse(r.stdout) as { results: { input: string; output?: string; size?: number[]; error?: string }[] };
+  assert.equal(summary.results.length, 3);
+  assert.deepEqual(summary.results.map((x) => x.size ?? null), [[40, 24], [32, 32], null]);
+  assert.deepEqual(readdirSync(out).sort(), ['a.png', 'b.png']);
+  const meta = await sharp(join(out, 'b.png')).metadata();
+  assert.equal(meta.width, 32);
+  assert.equal(meta.channels, 4, 'alpha kept (upscaled separately)');
+});
+
+test('bad input gives a clear message and a non-zero exit, no stack trace', () => {
+  const cases: [string[], RegExp, number][] = [
+    [['upscale', join(dir, 'missing.png'), '-o', out, ...fast], /missing\.png: no such file/, 2],
+    [['upscale', inputs, '-o', out, ...fast, '--steps', 'x'], /--steps: expected an integer/, 2],
+    [['upscale', inputs, '-o', out, '--frobnicate'], /Unknown option '--frobnicate'/, 2],
+    [['upscale', inputs, '-o', out, '--model', base, '--base', base], /missing components: unet/, 3],
+    [['upscale', inputs, '-o', out, '--model', model, '--base', model], /missing components: vae/, 3],
+  ];
+  for (const [args, msg, code] of cases) {
+    const r = pasd(...args);
+    assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, msg);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+});
