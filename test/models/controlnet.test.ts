@@ -22,7 +22,7 @@ for (const name of ['pasd_controlnet', 'pasd_rrdb_controlnet', 'pasd_light_contr
 
 /**
  * Compiling a graph costs ~0.5 s, so each case is run once: either the ControlNet alone
- * (traceControlNet, what the pipeline compiles) or chained with the PASD UNet in one graph
+ * (traceControlNet) or chained with the PASD UNet in one graph
  * (the UNet on its own, fed the fixture residuals, is tested in pasd-unet.test.ts).
  */
 const CHAINED = new Set(['pasd_cfg_b2_16x16']);
