@@ -1,0 +1,133 @@
+/**
+ * A fixture directory in the format of ../shared/fixtures (its README, "Layout"): the
+ * manifest, the case files, the model folders with their classes, and the tolerance of each
+ * expected output.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
+import { type SafetensorsFile, openSafetensors } from '../checkpoint/safetensors.ts';
+import { ConfigError } from '../core/errors.ts';
+import type { CaseContext, Manifest, ManifestCase, ManifestTensor } from './types.ts';
+
+/** A model named by a case: its folder, config.json and both class names. */
+export interface FixtureModel {
+  readonly name: string;
+  readonly dir: string;
+  readonly config: Readonly<Record<string, unknown>>;
+  /** config.json `_class_name` (diffusers) or `architectures[0]` (transformers). */
+  readonly configClass: string | undefined;
+  /** The manifest's `models[name].class_name`: the original's Python module path and class. */
+  readonly className: string | undefined;
+}
+
+export interface Tolerance {
+  readonly value: number;
+  readonly kind: string;
+}
+
+/**
+ * The bound an output is held to (fixtures README, "Tolerances"): `_u8` images allow ±1
+ * (float math truncated/rounded to uint8) unless their meaning says "exact" without an
+ * allowance, integer tensors are exact, float tensors use
+ * `tolerance_max_abs`; a float without one (a scalar such as init_noise_sigma) must be
+ * exact in float32.
+ */
+export function toleranceOf(t: ManifestTensor): Tolerance {
+  if (t.name.endsWith('_u8')) {
+    // Integer-only procedures (PIL resizes) are marked exact in their meaning.
+    const exact = /\bexact\b/.test(t.meaning ?? '') && !/allow/.test(t.meaning ?? '');
+    return exact ? { value: 0, kind: 'exact' } : { value: 1, kind: '±1 (_u8)' };
+  }
+  if (t.dtype !== 'F32' && t.dtype !== 'F64' && t.dtype !== 'F16') return { value: 0, kind: 'exact' };
+  if (typeof t.tolerance_max_abs === 'number') return { value: t.tolerance_max_abs, kind: 'tolerance_max_abs' };
+  return { value: 0, kind: 'exact (float32)' };
+}
+
+export function isInputTensor(name: string): boolean {
+  return name.startsWith('input.');
+}
+
+function readJsonObject(path: string, what: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`${path}: cannot read ${what} (${(e as Error).message})`, { cause: e });
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${path}: ${what} must be a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+export class FixtureSet {
+  private readonly models = new Map<string, FixtureModel>();
+
+  private constructor(readonly dir: string, readonly manifest: Manifest) {}
+
+  /** Reads `<dir>/manifest.json`; throws ConfigError when it is missing or not a manifest. */
+  static open(dir: string): FixtureSet {
+    const root = resolve(dir);
+    const path = resolve(root, 'manifest.json');
+    if (!existsSync(path)) throw new ConfigError(`${root}: no manifest.json; pass a fixture directory in the ../shared/fixtures format`);
+    const m = readJsonObject(path, 'the fixture manifest');
+    if (!Array.isArray(m.cases)) throw new ConfigError(`${path}: "cases" must be a list of case entries`);
+    m.cases.forEach((c: unknown, i: number) => {
+      const e = c as Partial<ManifestCase> | null;
+      if (e === null || typeof e !== 'object' || typeof e.name !== 'string' || typeof e.group !== 'string' || typeof e.file !== 'string' || !Array.isArray(e.tensors))
+        throw new ConfigError(`${path}: cases[${i}] needs string "name", "group", "file" and a "tensors" list`);
+    });
+    return new FixtureSet(root, m as unknown as Manifest);
+  }
+
+  get cases(): readonly ManifestCase[] {
+    return this.manifest.cases;
+  }
+
+  /** A path named by the manifest, inside the fixture directory (anything else is refused). */
+  path(rel: string): string {
+    const p = resolve(this.dir, rel);
+    const r = relative(this.dir, p);
+    if (r.startsWith('..') || isAbsolute(r)) throw new ConfigError(`manifest path ${JSON.stringify(rel)} leaves the fixture directory ${this.dir}`);
+    return p;
+  }
+
+  conventions(key: string): unknown {
+    return this.manifest.conventions?.[key];
+  }
+
+  model(name: string): FixtureModel {
+    const cached = this.models.get(name);
+    if (cached) return cached;
+    const entry = this.manifest.models?.[name];
+    const dir = this.path(entry?.folder ?? `models/${name}`);
+    const config = readJsonObject(resolve(dir, 'config.json'), `model "${name}" config.json`);
+    const arch = Array.isArray(config.architectures) ? config.architectures[0] : undefined;
+    const configClass = typeof config._class_name === 'string' ? config._class_name : typeof arch === 'string' ? arch : undefined;
+    const m: FixtureModel = { name, dir, config, configClass, className: entry?.class_name };
+    this.models.set(name, m);
+    return m;
+  }
+
+  /** The case's file, with typed readers; `threads` is passed to the handlers' sessions. */
+  context(meta: ManifestCase, threads?: number): CaseContext {
+    const file: SafetensorsFile = openSafetensors(this.path(meta.file));
+    const entry = (name: string) => {
+      const e = file.tensors.get(name);
+      if (!e) throw new ConfigError(`${meta.name}: tensor "${name}" is not in ${meta.file}`);
+      return e;
+    };
+    return {
+      fixtures: this,
+      meta,
+      file,
+      threads,
+      has: (name) => file.tensors.has(name),
+      shape: (name) => entry(name).shape,
+      f32: (name) => (entry(name), file.readF32(name)),
+      ints: (name) => {
+        const a = file.read(entry(name).name);
+        return a instanceof BigInt64Array ? Array.from(a, Number) : Array.from(a as ArrayLike<number>);
+      },
+      outputs: () => meta.tensors.filter((t) => !isInputTensor(t.name)),
+    };
+  }
+}

@@ -1,0 +1,16 @@
+/** The fixture groups this runner handles; any other group is reported "not supported". */
+import type { GroupHandler } from '../types.ts';
+import { helpers } from './helpers.ts';
+import { models } from './models.ts';
+import { schedulers } from './schedulers.ts';
+import { text } from './text.ts';
+import { vae } from './vae.ts';
+
+export const HANDLERS: Readonly<Record<string, GroupHandler>> = {
+  schedulers,
+  helpers,
+  text,
+  models,
+  models_light: models,
+  vae,
+};

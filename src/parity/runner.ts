@@ -1,0 +1,163 @@
+/**
+ * The parity runner: dispatches every case of a fixture set to the handler of its group,
+ * compares each output the handler produced with the case file within the output's tolerance
+ * (fixtures README, "Tolerances"), and reports one row per expected output. Outputs nobody
+ * computes are "not supported" — never passed silently.
+ */
+import { UnsupportedError } from '../core/errors.ts';
+import { type FixtureSet, toleranceOf } from './fixture-set.ts';
+import { HANDLERS } from './groups/index.ts';
+import type { CaseContext, GroupHandler, ManifestCase, ManifestTensor, Produced, Row, Summary } from './types.ts';
+
+export interface RunOptions {
+  /** Only cases of this group. */
+  readonly group?: string;
+  /** Only cases whose name contains this. */
+  readonly caseFilter?: string;
+  /** onnxruntime intra-op threads for model cases. */
+  readonly threads?: number;
+  /** Group → handler (default: every group this runner implements). */
+  readonly handlers?: Readonly<Record<string, GroupHandler>>;
+  /** Called with each case's rows as soon as the case is done. */
+  readonly onCase?: (meta: ManifestCase, rows: readonly Row[]) => void;
+}
+
+export interface Report {
+  readonly rows: readonly Row[];
+  readonly summary: Summary;
+}
+
+export function selectCases(set: FixtureSet, opts: Pick<RunOptions, 'group' | 'caseFilter'> = {}): ManifestCase[] {
+  return set.cases.filter((c) => (opts.group === undefined || c.group === opts.group) && (opts.caseFilter === undefined || c.name.includes(opts.caseFilter)));
+}
+
+/** Largest |a − b| and how many values differ; a NaN on one side only counts as Infinity. */
+export function diffStats(a: ArrayLike<number>, b: ArrayLike<number>): { max: number; mismatched: number } {
+  let max = 0;
+  let mismatched = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i], y = b[i];
+    if (x === y || (Number.isNaN(x) && Number.isNaN(y))) continue;
+    mismatched++;
+    const d = Math.abs(x - y);
+    if (!(d <= max)) max = Number.isNaN(d) ? Infinity : d;
+  }
+  return { max, mismatched };
+}
+
+function numbers(data: ArrayLike<number> | BigInt64Array): ArrayLike<number> {
+  return data instanceof BigInt64Array ? Array.from(data, Number) : data;
+}
+
+function asProduced(v: Produced | ArrayLike<number> | BigInt64Array): Produced {
+  return 'data' in v && typeof v.data === 'object' ? (v as Produced) : { data: v as ArrayLike<number> };
+}
+
+function expectedValues(ctx: CaseContext, t: ManifestTensor): ArrayLike<number> {
+  const raw = ctx.file.read(t.name);
+  return raw instanceof BigInt64Array ? Array.from(raw, Number) : ctx.f32(t.name);
+}
+
+/** One output compared against the case file. */
+export function compareOutput(ctx: CaseContext, t: ManifestTensor, value: Produced | ArrayLike<number> | BigInt64Array): Row {
+  const base = { case: ctx.meta.name, group: ctx.meta.group, output: t.name };
+  const tol = toleranceOf(t);
+  const bound = { tolerance: tol.value, toleranceKind: tol.kind };
+  if (!ctx.has(t.name)) return { ...base, status: 'fail', note: `${t.name} is listed in the manifest but missing from ${ctx.meta.file}` };
+  const want = ctx.shape(t.name);
+  const got = asProduced(value);
+  if (got.shape !== undefined && got.shape.join() !== want.join())
+    return { ...base, ...bound, status: 'fail', note: `shape [${got.shape.join(', ')}], expected [${want.join(', ')}]` };
+  let ours = numbers(got.data);
+  const expected = expectedValues(ctx, t);
+  if (ours.length !== expected.length)
+    return { ...base, ...bound, status: 'fail', note: `${ours.length} values, expected ${expected.length} ([${want.join(', ')}])` };
+  // A float output without a tolerance is a float32 scalar of the original: compare in float32.
+  if (tol.kind === 'exact (float32)') ours = Float32Array.from(ours);
+  const d = diffStats(ours, expected);
+  return { ...base, ...bound, status: d.max <= tol.value ? 'pass' : 'fail', maxAbsDiff: d.max, mismatched: d.mismatched, count: expected.length };
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+/** Runs one case through its group's handler and returns a row per expected output. */
+export async function runCase(set: FixtureSet, meta: ManifestCase, opts: Pick<RunOptions, 'threads' | 'handlers'> = {}): Promise<Row[]> {
+  const outputs = meta.tensors.filter((t) => !t.name.startsWith('input.'));
+  const all = (status: Row['status'], note: string): Row[] =>
+    outputs.map((t) => ({ case: meta.name, group: meta.group, output: t.name, status, note }));
+  const handlers = opts.handlers ?? HANDLERS;
+  const handler = Object.hasOwn(handlers, meta.group) ? handlers[meta.group] : undefined;
+  if (handler === undefined) return all('not supported', `group "${meta.group}" has no handler`);
+  let ctx: CaseContext;
+  let produced: Awaited<ReturnType<GroupHandler>>;
+  try {
+    ctx = set.context(meta, opts.threads);
+    produced = await handler(ctx);
+  } catch (e) {
+    return e instanceof UnsupportedError ? all('not supported', e.message) : all('fail', describe(e));
+  }
+  return outputs.map((t) => {
+    const v = produced.get(t.name);
+    const row = { case: meta.name, group: meta.group, output: t.name };
+    if (v === undefined) return { ...row, status: 'not supported', note: 'not computed by the handler' };
+    if (v instanceof UnsupportedError) return { ...row, status: 'not supported', note: v.message };
+    if (v instanceof Error) return { ...row, status: 'fail', note: describe(v) };
+    try {
+      return compareOutput(ctx, t, v);
+    } catch (e) {
+      return { ...row, status: 'fail', note: describe(e) };
+    }
+  });
+}
+
+export function summarize(rows: readonly Row[]): Summary {
+  const n = (s: Row['status']) => rows.filter((r) => r.status === s).length;
+  return { passed: n('pass'), failed: n('fail'), notSupported: n('not supported') };
+}
+
+/** Runs the selected cases one after another (model cases are memory-heavy). */
+export async function runParity(set: FixtureSet, opts: RunOptions = {}): Promise<Report> {
+  const rows: Row[] = [];
+  for (const meta of selectCases(set, opts)) {
+    const r = await runCase(set, meta, opts);
+    opts.onCase?.(meta, r);
+    rows.push(...r);
+  }
+  return { rows, summary: summarize(rows) };
+}
+
+/** Failed rows as one line each: for test assertions and the CLI's tail. */
+export function failures(rows: readonly Row[]): string[] {
+  return rows.filter((r) => r.status === 'fail').map((r) => `${r.case} ${r.output}: ${r.note ?? `max abs diff ${r.maxAbsDiff} > ${r.tolerance}`}`);
+}
+
+export const TABLE_HEADER = ['case', 'output', 'max abs diff', 'tolerance', 'result'] as const;
+
+function fmt(x: number | undefined): string {
+  if (x === undefined) return '-';
+  if (x === 0) return '0';
+  return Number.isFinite(x) ? x.toExponential(2) : String(x);
+}
+
+/** Table cells of a row: the tolerance column says which rule gave the bound. */
+export function rowCells(r: Row): string[] {
+  const tol = r.tolerance === undefined ? '-' : r.toleranceKind === 'tolerance_max_abs' ? fmt(r.tolerance) : r.toleranceKind ?? fmt(r.tolerance);
+  const result = r.note && r.status !== 'pass' ? `${r.status} (${r.note})` : r.status;
+  return [r.case, r.output, fmt(r.maxAbsDiff), tol, result];
+}
+
+export function formatLine(cells: readonly string[], widths: readonly number[]): string {
+  return cells.map((c, i) => (i < widths.length ? c.padEnd(widths[i]) : c)).join('  ').trimEnd();
+}
+
+export function formatTable(rows: readonly Row[]): string {
+  const cells = rows.map(rowCells);
+  const widths = TABLE_HEADER.slice(0, -1).map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  return [formatLine(TABLE_HEADER, widths), ...cells.map((c) => formatLine(c, widths))].join('\n');
+}
+
+export function formatSummary(s: Summary): string {
+  return `parity: ${s.passed} passed, ${s.failed} failed, ${s.notSupported} not supported`;
+}

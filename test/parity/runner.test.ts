@@ -1,0 +1,120 @@
+/**
+ * The parity runner on ../shared/fixtures: every output of the groups it handles passes within
+ * the manifest's tolerance; and its bookkeeping on small synthetic fixture sets: an unknown
+ * group is "not supported" (exit 0), a corrupted expected value fails (exit 1), outputs a
+ * handler does not produce are "not supported", a handler error fails its case.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { openSafetensors } from '../../src/checkpoint/safetensors.ts';
+import { UnsupportedError } from '../../src/core/errors.ts';
+import { FixtureSet } from '../../src/parity/fixture-set.ts';
+import { HANDLERS } from '../../src/parity/groups/index.ts';
+import { parityMain } from '../../src/parity/main.ts';
+import { failures, formatTable, runCase, runParity } from '../../src/parity/runner.ts';
+import type { ManifestCase } from '../../src/parity/types.ts';
+
+const FIXTURES = resolve(process.cwd(), '../shared/fixtures');
+const fixtures = FixtureSet.open(FIXTURES);
+
+const temp: string[] = [];
+after(() => temp.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+/** A fixture directory holding `cases` (case files copied or written by `files`). */
+function fixtureDir(cases: readonly ManifestCase[], files: (dir: string) => void): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pasd-parity-'));
+  temp.push(dir);
+  mkdirSync(join(dir, 'cases'));
+  files(dir);
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ conventions: fixtures.manifest.conventions, models: {}, cases }));
+  return dir;
+}
+
+function quiet(): { out: (s: string) => void; text: () => string } {
+  let s = '';
+  return { out: (x) => void (s += x), text: () => s };
+}
+
+for (const group of Object.keys(HANDLERS)) {
+  test(`every ${group} output of ../shared/fixtures passes`, async (t) => {
+    const report = await runParity(fixtures, { group, threads: 2 });
+    assert.ok(report.rows.length > 0, `no ${group} cases`);
+    assert.deepEqual(failures(report.rows), []);
+    const unsupported = report.rows.filter((r) => r.status !== 'pass').map((r) => `${r.case} ${r.output}: ${r.note}`);
+    assert.deepEqual(unsupported, [], 'every output of a handled group is computed');
+    const worst = report.rows.reduce((w, r) => ((r.maxAbsDiff ?? 0) / (r.tolerance || 1) > (w.maxAbsDiff ?? 0) / (w.tolerance || 1) ? r : w));
+    t.diagnostic(`${report.rows.length} outputs; worst ${worst.case} ${worst.output}: ${worst.maxAbsDiff} (tolerance ${worst.tolerance})`);
+  });
+}
+
+test('an unknown group is listed "not supported" and does not fail the run', async () => {
+  const c: ManifestCase = { name: 'mystery', group: 'no_such_group', file: 'cases/none.safetensors', tensors: [{ name: 'output.x', dtype: 'F32', shape: [1] }] };
+  const dir = fixtureDir([c], () => {});
+  const log = quiet();
+  assert.equal(await parityMain([dir], log.out), 0);
+  assert.match(log.text(), /mystery\s+output\.x\s+-\s+-\s+not supported \(group "no_such_group" has no handler\)/);
+  assert.match(log.text(), /parity: 0 passed, 0 failed, 1 not supported\n$/);
+});
+
+test('a corrupted expected value fails its output only, and the exit code is non-zero', async () => {
+  const meta = fixtures.cases.find((c) => c.group === 'schedulers' && c.tensors.some((t) => t.name === 'output.velocity'))!;
+  const dir = fixtureDir([meta], (d) => {
+    const dst = join(d, meta.file);
+    copyFileSync(join(FIXTURES, meta.file), dst);
+    const e = openSafetensors(dst).tensors.get('output.velocity')!;
+    const bytes = readFileSync(dst);
+    bytes.writeFloatLE(bytes.readFloatLE(e.offset + 4 * 7) + 1e-3, e.offset + 4 * 7);
+    writeFileSync(dst, bytes);
+  });
+  const log = quiet();
+  assert.equal(await parityMain([dir, '--json'], log.out), 1);
+  const report = JSON.parse(log.text()) as { rows: { output: string; status: string; maxAbsDiff: number }[]; summary: { failed: number; passed: number } };
+  const bad = report.rows.find((r) => r.output === 'output.velocity')!;
+  assert.equal(bad.status, 'fail');
+  assert.ok(bad.maxAbsDiff > 9e-4 && bad.maxAbsDiff < 1.1e-3, `diff ${bad.maxAbsDiff}`);
+  assert.equal(report.summary.failed, 1);
+  assert.equal(report.summary.passed, meta.tensors.filter((t) => t.name.startsWith('output.')).length - 1);
+});
+
+test('rows: pass, fail (values, shape, length), not computed, and handler errors', async () => {
+  const meta = fixtures.cases.find((c) => c.group === 'schedulers' && c.tensors.some((t) => t.name === 'output.velocity'))!;
+  const ctx = fixtures.context(meta);
+  const good = ctx.f32('output.noisy_samples');
+  const handler = async () => new Map<string, unknown>([
+    ['output.noisy_samples', { data: good, shape: ctx.shape('output.noisy_samples') }],
+    ['output.velocity', { data: ctx.f32('output.velocity'), shape: [1, 2, 3] }],
+    ['output.alphas_cumprod', new Float32Array(3)],
+  ]);
+  const rows = await runCase(fixtures, meta, { handlers: { schedulers: handler as never } });
+  assert.deepEqual(rows.map((r) => [r.output, r.status]), [
+    ['output.noisy_samples', 'pass'], ['output.velocity', 'fail'], ['output.alphas_cumprod', 'fail'],
+  ]);
+  assert.match(rows[1].note!, /shape \[1, 2, 3\], expected \[6, 4, 8, 8\]/);
+  assert.match(rows[2].note!, /3 values, expected 1000/);
+  const table = formatTable(rows);
+  assert.match(table.split('\n')[0], /^case\s+output\s+max abs diff\s+tolerance\s+result$/);
+
+  const missing = await runCase(fixtures, meta, { handlers: { schedulers: async () => new Map([['output.velocity', ctx.f32('output.velocity')]]) } });
+  assert.deepEqual(missing.map((r) => r.status), ['not supported', 'pass', 'not supported']);
+
+  const thrown = await runCase(fixtures, meta, { handlers: { schedulers: async () => { throw new RangeError('boom'); } } });
+  assert.ok(thrown.every((r) => r.status === 'fail' && r.note === 'RangeError: boom'));
+  const unsupported = await runCase(fixtures, meta, { handlers: { schedulers: async () => { throw new UnsupportedError('later'); } } });
+  assert.ok(unsupported.every((r) => r.status === 'not supported' && r.note === 'later'));
+});
+
+test('the CLI rejects bad arguments with exit code 2 and a missing manifest with ConfigError', async () => {
+  const saved = process.stderr.write;
+  process.stderr.write = (() => true) as typeof process.stderr.write;
+  try {
+    assert.equal(await parityMain([]), 2);
+    assert.equal(await parityMain([FIXTURES, '--bogus']), 2);
+    assert.equal(await parityMain([FIXTURES, '--threads', '0']), 2);
+  } finally {
+    process.stderr.write = saved;
+  }
+  await assert.rejects(parityMain([tmpdir()], () => {}), /no manifest\.json/);
+});
