@@ -1,8 +1,8 @@
 /**
- * JPEG through a real codec (sharp / libvips' libjpeg), the alternative to DiffJPEG: what
- * BasicSR's numpy path (`add_jpg_compression`, cv2.imencode) does, with real integer quant
- * tables, Huffman-free rounding of the codec and 8-bit input. Slower and not differentiable;
- * offered for users who want the artefacts of an actual encoder.
+ * JPEG through a real codec (sharp's libjpeg), the alternative to DiffJPEG and the equivalent of
+ * BasicSR's numpy path (`add_jpg_compression`, cv2.imencode): integer quantisation tables clamped
+ * to ≥ 1, 8-bit input, the codec's own integer DCT. Offered for users who want the artefacts of
+ * an actual encoder; quality 100 is well defined there.
  */
 import sharp from 'sharp';
 import { InputError } from '../core/errors.ts';

@@ -14,8 +14,8 @@ const f = Math.fround;
 
 /**
  * cv2.getGaussianKernel(ksize, sigma): sigma ≤ 0 means 0.3·((ksize−1)/2 − 1) + 0.8; weights
- * exp(−x²/(2σ²)) normalised to sum 1. (OpenCV's fixed 3/5/7-tap tables for sigma ≤ 0 are not
- * needed here: USMSharp's radius is 51 or more in every caller.)
+ * exp(−x²/(2σ²)) normalised to sum 1. OpenCV's fixed tables for ksize ≤ 7 with sigma ≤ 0 are not
+ * implemented (USMSharp's default size is 51); those arguments throw.
  */
 export function gaussianKernel1D(ksize: number, sigma: number): Float64Array {
   if (!Number.isSafeInteger(ksize) || ksize < 1 || ksize % 2 !== 1) throw new ConfigError(`gaussianKernel1D: ksize ${ksize} must be an odd positive integer`);
