@@ -62,7 +62,9 @@ function common(r: ConfigReader) {
   r.unsupportedUnless('upcast_attention', (v) => v === false || v === null, 'attention is computed in float32 already');
   r.unsupportedUnless('resnet_time_scale_shift', (v) => v === 'default');
   r.unsupportedUnless('act_fn', (v) => v === 'silu');
-  r.ignore('addition_embed_type_num_heads', 'addition_time_embed_dim', 'sample_size', 'global_pool_conditions', 'controlnet_conditioning_channel_order', 'class_embeddings_concat', 'attention_type');
+  r.unsupportedUnless('global_pool_conditions', (v) => v === false, 'guess-mode ControlNets are not supported');
+  r.unsupportedUnless('controlnet_conditioning_channel_order', (v) => v === 'rgb', 'only RGB conditioning is supported');
+  r.ignore('addition_embed_type_num_heads', 'addition_time_embed_dim', 'sample_size', 'class_embeddings_concat', 'attention_type');
   return {
     inChannels: r.int('in_channels', 4),
     blockOutChannels,

@@ -12,6 +12,29 @@ import { Module, type ModuleList } from '../../nn/module.ts';
 import { TimestepEmbedding, Timesteps } from '../../nn/embeddings.ts';
 import type { Tensor } from '../../ops/tensor.ts';
 import { type DownBlock, type UNetMidBlock2DCrossAttn, buildDownBlocks, buildMidBlock } from './blocks.ts';
+import type { UpBlockOptions } from './pasd-up-blocks.ts';
+import type { UpBlockType } from '../../config/unet.ts';
+
+/** What the shared up path needs of an up block (PASD's and PASD-light's alike). */
+export interface UpBlockLike {
+  readonly resnets: { readonly length: number };
+  forward(h: Tensor, skips: readonly Tensor[], temb: Tensor, context: Tensor, pixel: readonly Tensor[] | null, upsampleSize: readonly number[] | null): Tensor;
+}
+
+export type UpBlockSpec = Omit<UpBlockOptions, 'withAttention' | 'withPixelAttention'> & { readonly type: UpBlockType };
+
+/** diffusers' up-block constructor loop: channels, heads and layers of each up block. */
+export function upBlockSpecs(c: UNetConfig): UpBlockSpec[] {
+  const rev = <T>(xs: readonly T[]) => [...xs].reverse();
+  const ch = rev(c.blockOutChannels), heads = rev(c.heads), layers = rev(c.layersPerBlock), tl = rev(c.transformerLayersPerBlock);
+  const n = ch.length;
+  return c.upBlockTypes.map((type, i) => ({
+    type, inChannels: ch[Math.min(i + 1, n - 1)], prevOutputChannels: ch[Math.max(i - 1, 0)], outChannels: ch[i],
+    tembChannels: c.blockOutChannels[0] * 4, numLayers: layers[i] + 1, transformerLayers: tl[i], heads: heads[i],
+    crossAttentionDim: c.crossAttentionDim, groups: c.normNumGroups, eps: c.normEps, addUpsample: i < n - 1,
+    useLinearProjection: c.useLinearProjection,
+  }));
+}
 
 /** ControlNet outputs fed to the UNet: 3·levels+… down residuals and the mid residual. */
 export interface ControlResiduals {
@@ -71,6 +94,25 @@ export abstract class UNetBase extends Module {
     h = this.mid_block.forward(h, temb, context);
     if (control) h = h.add(control.mid);
     return { h, skips };
+  }
+
+  /**
+   * The up path: each block takes the last `len(resnets)` skips and ControlNet residuals
+   * (popped from the end) and upsamples to the size of the next block's last skip.
+   */
+  protected decode(blocks: readonly UpBlockLike[], h: Tensor, skips: Tensor[], temb: Tensor, context: Tensor, pixel: Tensor[] | null): Tensor {
+    for (const block of blocks) {
+      const k = block.resnets.length;
+      const mine = skips.slice(-k);
+      skips = skips.slice(0, -k);
+      const myPixel = pixel ? pixel.slice(-k) : null;
+      if (pixel) pixel = pixel.slice(0, -k);
+      // diffusers forwards the skip's size when the latent is not a multiple of 2^ups;
+      // otherwise ×2 gives that same size, so passing it always is equivalent.
+      const size = skips.length ? skips[skips.length - 1].shape.slice(2) : null;
+      h = block.forward(h, mine, temb, context, myPixel, size);
+    }
+    return h;
   }
 
   /** conv_norm_out → SiLU → conv_out */
