@@ -37,8 +37,3 @@ export function clampBatch(img: ImageBatch, lo: number, hi: number): ImageBatch 
   return { ...img, data: out };
 }
 
-/** torch.round: round half to even. */
-export function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}

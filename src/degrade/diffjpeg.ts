@@ -16,7 +16,8 @@
  * original as quality → 100; the result is then only chroma subsampling plus clamping.
  */
 import { InputError } from '../core/errors.ts';
-import { type ImageBatch, emptyBatch, roundHalfEven } from './batch.ts';
+import { type ImageBatch, emptyBatch } from './batch.ts';
+import { roundHalfEven } from '../core/round.ts';
 
 const f = Math.fround;
 

@@ -6,7 +6,8 @@
  */
 import sharp from 'sharp';
 import { InputError } from '../core/errors.ts';
-import { type ImageBatch, emptyBatch, roundHalfEven } from './batch.ts';
+import { type ImageBatch, emptyBatch } from './batch.ts';
+import { roundHalfEven } from '../core/round.ts';
 
 /**
  * Encodes every sample as a baseline JPEG (4:2:0 chroma, like cv2's default) at its quality

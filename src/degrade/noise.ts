@@ -10,7 +10,8 @@
  */
 import { ShapeError } from '../core/errors.ts';
 import type { RandomSource } from '../core/random.ts';
-import { type ImageBatch, roundHalfEven } from './batch.ts';
+import { type ImageBatch } from './batch.ts';
+import { roundHalfEven } from '../core/round.ts';
 import { poisson } from './rng.ts';
 
 const f = Math.fround;

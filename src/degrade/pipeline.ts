@@ -13,7 +13,8 @@
  */
 import { InputError, ShapeError } from '../core/errors.ts';
 import type { RandomSource } from '../core/random.ts';
-import { type ImageBatch, clampBatch, roundHalfEven } from './batch.ts';
+import { type ImageBatch, clampBatch } from './batch.ts';
+import { roundHalfEven } from '../core/round.ts';
 import { DEFAULT_DEGRADATION_CONFIG, type DegradationConfig } from './config.ts';
 import { diffJpeg } from './diffjpeg.ts';
 import { filter2D } from './filter.ts';

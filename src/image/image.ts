@@ -7,6 +7,7 @@
  * torchvision 0.14 `ToPILImage` truncates `x·255` (used by the colour fix), diffusers'
  * `numpy_to_pil` rounds half to even (the pipeline's PIL output).
  */
+import { roundHalfEven } from '../core/round.ts';
 import { ShapeError } from '../core/errors.ts';
 
 export interface Image {
@@ -76,11 +77,6 @@ export function toTensor(img: Image): ImageTensor {
  */
 export type QuantizeMode = 'truncate' | 'round';
 
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  // Math.round sends .5 up; numpy sends it to the even neighbour.
-  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
 
 /** Inverse of `toTensor`: [1, C, H, W] float → HWC uint8 with the given quantization. */
 export function fromTensor(t: ImageTensor, mode: QuantizeMode): Image {

@@ -9,6 +9,7 @@
  * can (`Math.fround` after each float32 op) and keep them in Float64Arrays; the step formulas
  * themselves then run in float64, which the fixtures show is within tolerance.
  */
+import { roundHalfEven } from '../core/round.ts';
 import { ConfigError } from '../core/errors.ts';
 import { boolField, enumField, intField, numberField, optionalNumberListField } from './config.ts';
 
@@ -141,11 +142,6 @@ export function trainingSigmas(acp: Float64Array): Float64Array {
   return acp.map((a) => f32(Math.sqrt(f32(f32(1 - a) / a))));
 }
 
-/** numpy's round (half to even), used on every timestep array. */
-export function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(r - x) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
 
 /** np.linspace(start, stop, num) in float64: start + i·step, with the end point set exactly. */
 export function npLinspace(start: number, stop: number, num: number): Float64Array {
