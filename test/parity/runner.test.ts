@@ -118,3 +118,21 @@ test('the CLI rejects bad arguments with exit code 2 and a missing manifest with
   }
   await assert.rejects(parityMain([tmpdir()], () => {}), /no manifest\.json/);
 });
+
+test('where the manifest says rounding ties can flip, up to 0.1% of values may exceed the tolerance (each < 0.1)', async () => {
+  const meta = fixtures.cases.find((c) => c.tensors.some((t) => /ties can flip/.test(String(t.meaning))))!;
+  const out = meta.tensors.find((t) => /ties can flip/.test(String(t.meaning)))!;
+  const ctx = fixtures.context(meta);
+  const perturbed = (k: number, by: number) => {
+    const v = ctx.f32(out.name);
+    for (let i = 0; i < k; i++) v[i * 97] += by;
+    return v;
+  };
+  const run = async (k: number, by: number) => (await runCase(fixtures, meta, { handlers: { [meta.group]: async () => new Map([[out.name, perturbed(k, by)]]) } })).find((r) => r.output === out.name)!;
+  const n = ctx.f32(out.name).length;
+  const few = await run(Math.floor(n * 1e-3), 0.05);
+  assert.equal(few.status, 'pass');
+  assert.match(few.note!, /values beyond tolerance \(rounding ties\)/);
+  assert.equal((await run(Math.floor(n * 1e-3) + 1, 0.05)).status, 'fail');
+  assert.equal((await run(1, 0.2)).status, 'fail');
+});

@@ -1,5 +1,6 @@
 /** The fixture groups this runner handles; any other group is reported "not supported". */
 import type { GroupHandler } from '../types.ts';
+import { degradations } from './degradations.ts';
 import { helpers } from './helpers.ts';
 import { models } from './models.ts';
 import { schedulers } from './schedulers.ts';
@@ -13,4 +14,5 @@ export const HANDLERS: Readonly<Record<string, GroupHandler>> = {
   models,
   models_light: models,
   vae,
+  degradations,
 };
