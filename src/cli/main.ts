@@ -5,6 +5,7 @@
 import { PasdError } from '../core/errors.ts';
 import { parityMain } from '../parity/main.ts';
 import { UsageError } from './args.ts';
+import { degradeCommand } from './degrade.ts';
 import { upscaleCommand } from './upscale.ts';
 
 const USAGE = `pasd — Pixel-Aware Stable Diffusion super-resolution
@@ -12,6 +13,8 @@ const USAGE = `pasd — Pixel-Aware Stable Diffusion super-resolution
 usage:
   pasd upscale <images|dirs> -o <dir> --model <dir> --base <dir> [options]
                                     restore and upscale images (pasd upscale --help)
+  pasd degrade <hr images|dirs> -o <dir> [--scale 4 --seed N --config yml]
+                                    make LR images with Real-ESRGAN degradations (pasd degrade --help)
   pasd --help                       this text
 `;
 
@@ -28,6 +31,8 @@ export async function main(argv: string[]): Promise<number> {
         return await parityMain(rest);
       case 'upscale':
         return await upscaleCommand(rest);
+      case 'degrade':
+        return await degradeCommand(rest);
       default:
         process.stderr.write(`pasd: unknown command "${cmd}"\n\n${USAGE}`);
         return 2;
