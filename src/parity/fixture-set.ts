@@ -120,8 +120,12 @@ export class FixtureSet {
     return m;
   }
 
-  /** The case's file, with typed readers; `threads` is passed to the handlers' sessions. */
-  context(meta: ManifestCase, threads?: number): CaseContext {
+  /**
+   * The case's file, with typed readers; `threads` is passed to the handlers' sessions, and
+   * `only` narrows the outputs the handler is asked for.
+   */
+  context(meta: ManifestCase, opts: { threads?: number; only?: (output: string) => boolean } = {}): CaseContext {
+    const { threads, only } = opts;
     const file: SafetensorsFile = openSafetensors(this.path(meta.file));
     const entry = (name: string) => {
       const e = file.tensors.get(name);
@@ -140,7 +144,7 @@ export class FixtureSet {
         const a = file.read(entry(name).name);
         return a instanceof BigInt64Array ? Array.from(a, Number) : Array.from(a as ArrayLike<number>);
       },
-      outputs: () => meta.tensors.filter((t) => !isInputTensor(t.name)),
+      outputs: () => meta.tensors.filter((t) => !isInputTensor(t.name) && (only === undefined || only(t.name))),
     };
   }
 }

@@ -5,7 +5,7 @@
  * computes are "not supported" — never passed silently.
  */
 import { UnsupportedError } from '../core/errors.ts';
-import { type FixtureSet, toleranceOf } from './fixture-set.ts';
+import { type FixtureSet, isInputTensor, toleranceOf } from './fixture-set.ts';
 import { HANDLERS } from './groups/index.ts';
 import type { CaseContext, GroupHandler, ManifestCase, ManifestTensor, Produced, Row, Summary } from './types.ts';
 
@@ -16,6 +16,8 @@ export interface RunOptions {
   readonly caseFilter?: string;
   /** onnxruntime intra-op threads for model cases. */
   readonly threads?: number;
+  /** Only the outputs this accepts (handlers skip the work for the others). */
+  readonly only?: (output: string) => boolean;
   /** Group → handler (default: every group this runner implements). */
   readonly handlers?: Readonly<Record<string, GroupHandler>>;
   /** Called with each case's rows as soon as the case is done. */
@@ -92,8 +94,8 @@ function describe(e: unknown): string {
 }
 
 /** Runs one case through its group's handler and returns a row per expected output. */
-export async function runCase(set: FixtureSet, meta: ManifestCase, opts: Pick<RunOptions, 'threads' | 'handlers'> = {}): Promise<Row[]> {
-  const outputs = meta.tensors.filter((t) => !t.name.startsWith('input.'));
+export async function runCase(set: FixtureSet, meta: ManifestCase, opts: Pick<RunOptions, 'threads' | 'handlers' | 'only'> = {}): Promise<Row[]> {
+  const outputs = meta.tensors.filter((t) => !isInputTensor(t.name) && (opts.only === undefined || opts.only(t.name)));
   const all = (status: Row['status'], note: string): Row[] =>
     outputs.map((t) => ({ case: meta.name, group: meta.group, output: t.name, status, note }));
   const handlers = opts.handlers ?? HANDLERS;
@@ -102,7 +104,7 @@ export async function runCase(set: FixtureSet, meta: ManifestCase, opts: Pick<Ru
   let ctx: CaseContext;
   let produced: Awaited<ReturnType<GroupHandler>>;
   try {
-    ctx = set.context(meta, opts.threads);
+    ctx = set.context(meta, opts);
     produced = await handler(ctx);
   } catch (e) {
     return e instanceof UnsupportedError ? all('not supported', e.message) : all('fail', describe(e));
@@ -137,9 +139,30 @@ export async function runParity(set: FixtureSet, opts: RunOptions = {}): Promise
   return { rows, summary: summarize(rows) };
 }
 
-/** Failed rows as one line each: for test assertions and the CLI's tail. */
+function line(r: Row): string {
+  return `${r.case} ${r.output}: ${r.status}${r.note ? ` (${r.note})` : ''}${r.maxAbsDiff !== undefined ? `, max abs diff ${r.maxAbsDiff} vs ${r.tolerance}` : ''}`;
+}
+
+/** Failed rows as one line each. */
 export function failures(rows: readonly Row[]): string[] {
-  return rows.filter((r) => r.status === 'fail').map((r) => `${r.case} ${r.output}: ${r.note ?? `max abs diff ${r.maxAbsDiff} > ${r.tolerance}`}`);
+  return rows.filter((r) => r.status === 'fail').map(line);
+}
+
+/** Rows that did not pass (failed or not supported), one line each: what a parity test asserts empty. */
+export function notPassing(rows: readonly Row[]): string[] {
+  return rows.filter((r) => r.status !== 'pass').map(line);
+}
+
+/** The row closest to its bound (largest diff / tolerance; exact bounds count a diff as infinitely close). */
+export function worstRow(rows: readonly Row[]): Row | undefined {
+  const ratio = (r: Row) => (r.maxAbsDiff === undefined ? -1 : r.tolerance ? r.maxAbsDiff / r.tolerance : r.maxAbsDiff > 0 ? Infinity : 0);
+  return rows.reduce<Row | undefined>((w, r) => (w === undefined || ratio(r) > ratio(w) ? r : w), undefined);
+}
+
+/** One line for a test diagnostic: how many outputs and the worst one. */
+export function describeWorst(rows: readonly Row[]): string {
+  const w = worstRow(rows);
+  return w === undefined ? 'no outputs' : `${rows.length} outputs; worst ${w.case} ${w.output}: ${w.maxAbsDiff?.toExponential(2)} (tolerance ${w.toleranceKind === 'tolerance_max_abs' ? w.tolerance : w.toleranceKind})`;
 }
 
 export const TABLE_HEADER = ['case', 'output', 'max abs diff', 'tolerance', 'result'] as const;

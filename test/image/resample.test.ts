@@ -2,44 +2,23 @@
 // `pil_resize`, group helpers): every output of the manifest entry must match exactly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resize, torchvisionResize, torchvisionResizeSize } from '../../src/image/resample.ts';
+import { resize, torchvisionResizeSize } from '../../src/image/resample.ts';
 import { makeImage } from '../../src/image/image.ts';
 import { ConfigError, ShapeError } from '../../src/core/errors.ts';
-import { fixtureCase, maxAbsDiff, u8Image } from './fixture.ts';
+import { FixtureSet } from '../../src/parity/fixture-set.ts';
+import { describeWorst, notPassing, runCase } from '../../src/parity/runner.ts';
+import { FIXTURES } from './fixture.ts';
 
-const { spec, file } = fixtureCase('pil_resize');
+const fixtures = FixtureSet.open(FIXTURES);
 
-const outputs = spec.tensors.filter((t) => t.name.startsWith('output.'));
-
-test('pil_resize fixture has outputs to check', () => {
-  assert.ok(outputs.length >= 10, `only ${outputs.length} outputs`);
+test('pil_resize: every output exact (procedure in src/parity/groups/helpers.ts)', async (t) => {
+  const rows = await runCase(fixtures, fixtures.cases.find((c) => c.name === 'pil_resize')!);
+  assert.ok(rows.length >= 10, `only ${rows.length} outputs`);
+  assert.deepEqual(notPassing(rows), []);
+  // Pillow resizes are integer arithmetic: exact, whatever the ±1 allowance of other _u8 outputs.
+  assert.ok(rows.every((r) => r.maxAbsDiff === 0), 'every resize is bit-exact');
+  t.diagnostic(describeWorst(rows));
 });
-
-for (const t of outputs) {
-  test(`pil_resize ${t.name} is exact`, () => {
-    // output.image<K>_<variant>_u8, with variant = <filter>_<tag> or tv_resize_<size>_<max|None>
-    const m = /^output\.(image\d+)_(.+)_u8$/.exec(t.name);
-    assert.ok(m, `unexpected tensor name ${t.name}`);
-    const input = u8Image(file, `input.${m[1]}_u8`);
-    const expected = u8Image(file, t.name);
-    const variant = m[2];
-    let got;
-    const tv = /^tv_resize_(\d+)_(\d+|None)$/.exec(variant);
-    if (tv) {
-      const maxSize = tv[2] === 'None' ? undefined : Number(tv[2]);
-      got = torchvisionResize(input, Number(tv[1]), { maxSize });
-    } else {
-      const filter = variant.split('_')[0];
-      assert.ok(['bicubic', 'bilinear', 'default'].includes(filter), `unknown variant ${variant}`);
-      got = filter === 'default'
-        ? resize(input, expected.width, expected.height)
-        : resize(input, expected.width, expected.height, filter as 'bicubic' | 'bilinear');
-    }
-    assert.deepEqual([got.width, got.height, got.channels], [expected.width, expected.height, 3]);
-    const d = maxAbsDiff(got.data, expected.data);
-    assert.equal(d.max, 0, `max |diff| ${d.max} at flat index ${d.at}`);
-  });
-}
 
 test('torchvision size rule: short side to size, long side truncated, max_size cap', () => {
   assert.deepEqual(torchvisionResizeSize(40, 32, 64), [80, 64]);

@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { openSafetensors } from '../../src/checkpoint/safetensors.ts';
 import { ConfigError, InputError } from '../../src/core/errors.ts';
+import { FixtureSet } from '../../src/parity/fixture-set.ts';
+import { notPassing, runCase } from '../../src/parity/runner.ts';
 import { ClipTokenizer } from '../../src/tokenizer/clip_tokenizer.ts';
 
 const FIXTURES = resolve(process.cwd(), '../shared/fixtures');
@@ -14,36 +16,19 @@ const TOKENIZER_DIR = join(FIXTURES, 'tokenizer');
 const prompts: string[] = JSON.parse(readFileSync(join(FIXTURES, 'cases/tokenizer_prompts.json'), 'utf8'));
 const fixture = openSafetensors(join(FIXTURES, 'cases/tokenizer.safetensors'));
 
-function rows(ids: BigInt64Array, width: number): number[][] {
-  return Array.from({ length: ids.length / width }, (_, r) => Array.from(ids.subarray(r * width, (r + 1) * width), Number));
-}
-
-function assertRowsEqual(actual: BigInt64Array, tensor: string): void {
-  const expected = rows(fixture.read(tensor) as BigInt64Array, 77);
-  const got = rows(actual, 77);
-  assert.equal(got.length, prompts.length);
-  got.forEach((row, i) => assert.deepEqual(row, expected[i], `${tensor} row ${i}: ${JSON.stringify(prompts[i])}`));
-}
-
 const ftfyTok = ClipTokenizer.fromFolder(TOKENIZER_DIR);
+const fixtures = FixtureSet.open(FIXTURES);
 
-test('input_ids match transformers CLIPTokenizer with ftfy, every row exactly', () => {
-  const batch = ftfyTok.call(prompts);
-  assert.deepEqual(batch.shape, [prompts.length, 77]);
-  assertRowsEqual(batch.inputIds, 'output.input_ids');
+test('clip_tokenizer: input_ids (ftfy and BasicTokenizer fallback) and untruncated lengths exact (procedure in src/parity/groups/text.ts)', async () => {
+  const rows = await runCase(fixtures, fixtures.cases.find((c) => c.name === 'clip_tokenizer')!);
+  assert.deepEqual(rows.map((r) => r.output).sort(), ['output.input_ids', 'output.input_ids_without_ftfy', 'output.num_content_tokens_untruncated']);
+  assert.deepEqual(notPassing(rows), []);
 });
 
-test('num_content_tokens_untruncated matches', () => {
+test('encode() is the untruncated content, and the long prompts really are truncated', () => {
   const expected = Array.from(fixture.read('output.num_content_tokens_untruncated') as BigInt64Array, Number);
-  assert.deepEqual(ftfyTok.call(prompts).numContentTokensUntruncated, expected);
-  // encode() is the untruncated content; the long prompts really are truncated.
   assert.deepEqual(prompts.map((p) => ftfyTok.encode(p).length), expected);
   assert.ok(expected.some((n) => n > 75));
-});
-
-test('input_ids_without_ftfy match the BasicTokenizer fallback, every row exactly', () => {
-  const basic = ClipTokenizer.fromFolder(TOKENIZER_DIR, { textCleaning: 'basic' });
-  assertRowsEqual(basic.call(prompts).inputIds, 'output.input_ids_without_ftfy');
 });
 
 test('maxLength pads and truncates around bos/eos', () => {
