@@ -8,12 +8,13 @@ import assert from 'node:assert/strict';
 import { loadModelFolder } from '../../src/checkpoint/folder.ts';
 import { parseClipTextConfig } from '../../src/config/clip.ts';
 import { ConfigError, ShapeError, StateDictError } from '../../src/core/errors.ts';
-import { compileGraph } from '../../src/engine/compile.ts';
-import { storedTensor, storedTensors } from '../../src/engine/weights.ts';
+import { storedTensor } from '../../src/engine/weights.ts';
 import { Graph } from '../../src/ir/graph.ts';
-import { CLIPTextModel, traceClipText } from '../../src/models/clip/clip-text.ts';
+import { CLIPTextModel } from '../../src/models/clip/clip-text.ts';
 import { Tensor } from '../../src/ops/tensor.ts';
-import { assertClose, fixtureCase, modelDir } from '../parity/fixtures.ts';
+import { FixtureSet } from '../../src/parity/fixture-set.ts';
+import { describeWorst, notPassing, runCase } from '../../src/parity/runner.ts';
+import { FIXTURES, modelDir } from '../parity/fixtures.ts';
 
 function buildClip() {
   const folder = loadModelFolder(modelDir('text_encoder'));
@@ -27,22 +28,12 @@ test('key parity: text_encoder state dict = CLIPTextModel built from its config.
   assert.deepEqual(got, want);
 });
 
-test('clip_text_encoder: last_hidden_state within tolerance', async (t) => {
-  const { folder, model } = buildClip();
-  model.loadWeights(storedTensors(...folder.weightFiles), { what: 'text_encoder' });
-  const fx = fixtureCase('clip_text_encoder');
-  const [batch, length] = fx.file.tensors.get('input.input_ids')!.shape;
-  const session = await compileGraph(traceClipText(model, { batch, length }), { cache: false, threads: 2 });
-  try {
-    const out = await session.run({ input_ids: { dtype: 'int64', shape: [batch, length], data: fx.file.read('input.input_ids') } });
-    const h = out.last_hidden_state;
-    assert.deepEqual([...h.shape], [batch, length, model.config.hiddenSize]);
-    const tol = fx.tol('output.last_hidden_state');
-    const d = assertClose(h.data as Float32Array, fx.file.readF32('output.last_hidden_state'), tol, 'last_hidden_state');
-    t.diagnostic(`last_hidden_state: max abs diff ${d.toExponential(2)} (tolerance ${tol.toExponential(1)})`);
-  } finally {
-    await session.release();
-  }
+test('clip_text_encoder: last_hidden_state within tolerance (runner\'s text handler)', async (t) => {
+  const fixtures = FixtureSet.open(FIXTURES);
+  const rows = await runCase(fixtures, fixtures.cases.find((c) => c.name === 'clip_text_encoder')!, { threads: 2 });
+  assert.deepEqual(rows.map((r) => r.output), ['output.last_hidden_state']);
+  assert.deepEqual(notPassing(rows), []);
+  t.diagnostic(describeWorst(rows));
 });
 
 test('loading reports a missing and a mis-shaped CLIP key, naming both shapes', () => {

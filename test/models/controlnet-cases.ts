@@ -8,7 +8,7 @@ import { openSafetensors } from '../../src/checkpoint/safetensors.ts';
 import { parseControlNetConfig } from '../../src/config/unet.ts';
 import { compileGraph } from '../../src/engine/compile.ts';
 import { storedTensors } from '../../src/engine/weights.ts';
-import { ControlNetModel, traceControlNet } from '../../src/models/controlnets/controlnet.ts';
+import { ControlNetModel } from '../../src/models/controlnets/controlnet.ts';
 import { Graph } from '../../src/ir/graph.ts';
 import type { ControlResiduals } from '../../src/models/unets/unet-base.ts';
 import type { Module } from '../../src/nn/module.ts';
@@ -48,18 +48,6 @@ export function caseInput(fx: FixtureCase, name: string): HostTensor {
   const key = `input.${name}`;
   const shape = fx.file.tensors.get(key)!.shape;
   return name === 'timestep' ? { dtype: 'int64', shape, data: fx.file.read(key) } : { dtype: 'float32', shape, data: fx.file.readF32(key) };
-}
-
-/** Runs the ControlNet on a case; outputs are keyed by fixture name without "output.". */
-export async function runControlNetCase(net: ControlNetModel, fx: FixtureCase): Promise<Record<string, HostTensor>> {
-  const [batch, , height, width] = fx.file.tensors.get('input.sample')!.shape;
-  const session = await compileGraph(traceControlNet(net, { batch, height, width }), { cache: false, threads: 2 });
-  try {
-    const names = ['sample', 'timestep', 'encoder_hidden_states', 'controlnet_cond', 'conditioning_scale'];
-    return await session.run(Object.fromEntries(names.map((n) => [n, caseInput(fx, n)])));
-  } finally {
-    await session.release();
-  }
 }
 
 /**

@@ -10,8 +10,10 @@ import { loadModelFolder } from '../../src/checkpoint/folder.ts';
 import { parseControlNetConfig, parseUNetConfig } from '../../src/config/unet.ts';
 import { ControlNetModel, traceControlNet } from '../../src/models/controlnets/controlnet.ts';
 import { PasdUNet2DConditionModel } from '../../src/models/unets/pasd-unet.ts';
-import { casesOf, fixtureCase, modelDir } from '../parity/fixtures.ts';
-import { CONTROLNET_OUTPUTS, checkOutputs, fixtureShapes, loadControlNet, loadFixtureModel, moduleShapes, runChainedCase, runControlNetCase } from './controlnet-cases.ts';
+import { FIXTURES, casesOf, fixtureCase, modelDir } from '../parity/fixtures.ts';
+import { FixtureSet } from '../../src/parity/fixture-set.ts';
+import { describeWorst, notPassing, runCase } from '../../src/parity/runner.ts';
+import { CONTROLNET_OUTPUTS, checkOutputs, fixtureShapes, loadControlNet, loadFixtureModel, moduleShapes, runChainedCase } from './controlnet-cases.ts';
 
 for (const name of ['pasd_controlnet', 'pasd_rrdb_controlnet', 'pasd_light_controlnet']) {
   test(`key parity: ${name} state dict = model built from its config.json`, () => {
@@ -33,6 +35,9 @@ const netFor = (name: string) => {
 };
 const unet = loadFixtureModel('pasd_unet', (c) => new PasdUNet2DConditionModel(parseUNetConfig(c, 'pasd_unet')), 'unet');
 
+const fixtures = FixtureSet.open(FIXTURES);
+const CONTROLNET_OUTPUT = /^output\.(rgbs\.|down_block_res_samples\.|mid_block_res_sample$)/;
+
 for (const c of casesOf('models')) {
   const netName = c.models!.find((m) => m.endsWith('controlnet'))!;
   if (CHAINED.has(c.name)) {
@@ -44,12 +49,11 @@ for (const c of casesOf('models')) {
       t.diagnostic(`worst ${w.at}: ${w.diff.toExponential(2)} (${(100 * w.ratio).toFixed(1)}% of tolerance); noise_pred ${np.diff.toExponential(2)} (${(100 * np.ratio).toFixed(1)}%)`);
     });
   } else {
-    test(`${c.name}: ${netName} rgbs, down and mid residuals within tolerance`, async (t) => {
-      const fx = fixtureCase(c.name);
-      const out = await runControlNetCase(netFor(netName), fx);
-      assert.equal(Object.keys(out).length, 16, '3 rgbs + 12 down + mid');
-      const w = checkOutputs(fx, out, CONTROLNET_OUTPUTS);
-      t.diagnostic(`worst ${w.at}: ${w.diff.toExponential(2)} (${(100 * w.ratio).toFixed(1)}% of tolerance)`);
+    test(`${c.name}: ${netName} rgbs, down and mid residuals within tolerance (runner's models handler)`, async (t) => {
+      const rows = await runCase(fixtures, c, { only: (o) => CONTROLNET_OUTPUT.test(o), threads: 2 });
+      assert.equal(rows.length, 16, '3 rgbs + 12 down + mid');
+      assert.deepEqual(notPassing(rows), []);
+      t.diagnostic(describeWorst(rows));
     });
   }
 }

@@ -10,10 +10,12 @@ import { parseVaeConfig } from '../../src/config/vae.ts';
 import { ConfigError, ShapeError, StateDictError } from '../../src/core/errors.ts';
 import { compileGraph } from '../../src/engine/compile.ts';
 import { storedTensor, storedTensors } from '../../src/engine/weights.ts';
-import { AutoencoderKL, samplePosterior, traceVaeDecode, traceVaeEncode, vaeScaleFactor } from '../../src/models/autoencoders/autoencoder-kl.ts';
+import { AutoencoderKL, traceVaeDecode, traceVaeEncode, vaeScaleFactor } from '../../src/models/autoencoders/autoencoder-kl.ts';
 import { Graph } from '../../src/ir/graph.ts';
 import { Tensor } from '../../src/ops/tensor.ts';
-import { assertClose, casesOf, fixtureCase, maxAbsDiff, modelDir } from '../parity/fixtures.ts';
+import { FixtureSet } from '../../src/parity/fixture-set.ts';
+import { describeWorst, notPassing, runCase } from '../../src/parity/runner.ts';
+import { FIXTURES, fixtureCase, maxAbsDiff, modelDir } from '../parity/fixtures.ts';
 
 function buildVae(name: string) {
   const folder = loadModelFolder(modelDir(name));
@@ -66,27 +68,12 @@ test('loading reports a missing and a mis-shaped VAE key, naming both shapes', (
 });
 
 const vae = loadVae('vae');
-for (const c of casesOf('vae')) {
-  test(`${c.name}: posterior, sample, scaled latent and both decodes within tolerance`, async (t) => {
-    const fx = fixtureCase(c.name);
-    const f = (n: string) => fx.file.readF32(n);
-    const sf = vae.config.scalingFactor;
-    const latentShape = fx.file.tensors.get('input.latent_to_decode')!.shape;
-    let sample: Float32Array = new Float32Array(), scaled: Float32Array = new Float32Array();
-    const { posterior, decoded } = await runVae(vae, { shape: fx.file.tensors.get('input.image')!.shape, data: f('input.image') }, (p) => {
-      sample = samplePosterior(p.mean, p.logvar, f('input.posterior_noise'));
-      scaled = sample.map((x) => x * sf);
-      return [scaled.map((x) => x / sf), f('input.latent_to_decode')];
-    }, latentShape);
-    const check = (got: Float32Array, out: string) =>
-      t.diagnostic(`${out}: max abs diff ${assertClose(got, f(`output.${out}`), fx.tol(`output.${out}`), `${c.name} ${out}`).toExponential(2)} (tolerance ${fx.tol(`output.${out}`).toExponential(1)})`);
-    check(posterior.mean, 'posterior_mean');
-    check(posterior.logvar, 'posterior_logvar');
-    check(posterior.logvar.map((x) => Math.exp(0.5 * x)), 'posterior_std');
-    check(sample, 'posterior_sample');
-    check(scaled, 'scaled_latent');
-    check(decoded[0], 'decoded_roundtrip');
-    check(decoded[1], 'decoded_given_latent');
+const fixtures = FixtureSet.open(FIXTURES);
+for (const c of fixtures.cases.filter((x) => x.group === 'vae')) {
+  test(`${c.name}: posterior, sample, scaled latent and both decodes within tolerance (runner's vae handler)`, async (t) => {
+    const rows = await runCase(fixtures, c, { threads: 2 });
+    assert.deepEqual(notPassing(rows), []);
+    t.diagnostic(describeWorst(rows));
   });
 }
 
