@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { convPeak, gemmPeak } from './foundation.ts';
 import { type BenchResult, gflops, report } from './lib.ts';
+import { pasdStep } from './sd15.ts';
 
 const args = process.argv.slice(2);
 const ti = args.indexOf('--threads');
@@ -15,7 +16,10 @@ const conv = await convPeak(threads);
 const gemm = await gemmPeak(threads);
 const peak = { conv: gflops(conv)!, gemm: gflops(gemm)! };
 const results: BenchResult[] = [conv, gemm];
-const cases: [string, () => Promise<BenchResult>][] = [];
+const cases: [string, () => Promise<BenchResult>][] = [
+  ['sd15-step-b1', () => pasdStep(threads, 1)],
+  ['sd15-step-b2', () => pasdStep(threads, 2)],
+];
 for (const [name, run] of cases) if (!filters.length || filters.some((f) => name.includes(f))) results.push(await run());
 console.log(`threads: ${threads}`);
 report(results, threads, peak);

@@ -49,9 +49,10 @@ export function checkTensorsToWrite(tensors: readonly TensorToWrite[], who: stri
   }
 }
 
-/** Bytes of a safetensors file holding `tensors` (header + data chunks, not concatenated). */
-export function serializeSafetensors(tensors: readonly TensorToWrite[], metadata?: Readonly<Record<string, string>>): Uint8Array[] {
-  checkTensorsToWrite(tensors, 'writeSafetensors');
+export type TensorSpec = Pick<TensorToWrite, 'name' | 'dtype' | 'shape'>;
+
+/** Header bytes (length + padded JSON) and the specs in file order. */
+function header<T extends TensorSpec>(tensors: readonly T[], metadata?: Readonly<Record<string, string>>): { head: Uint8Array[]; sorted: T[] } {
   if (metadata) for (const [k, v] of Object.entries(metadata))
     if (typeof v !== 'string') throw new CheckpointError(`writeSafetensors: metadata "${k}" must be a string`);
   const sorted = [...tensors].sort((a, b) => DTYPE_RANK[b.dtype] - DTYPE_RANK[a.dtype] || Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
@@ -69,7 +70,32 @@ export function serializeSafetensors(tensors: readonly TensorToWrite[], metadata
   json.copy(padded);
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(padded.length));
-  return [len, padded, ...sorted.map((t) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))];
+  return { head: [len, padded], sorted };
+}
+
+const bytesOf = (d: HostArray) => new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+
+/** Bytes of a safetensors file holding `tensors` (header + data chunks, not concatenated). */
+export function serializeSafetensors(tensors: readonly TensorToWrite[], metadata?: Readonly<Record<string, string>>): Uint8Array[] {
+  checkTensorsToWrite(tensors, 'writeSafetensors');
+  const { head, sorted } = header(tensors, metadata);
+  return [...head, ...sorted.map((t) => bytesOf(t.data))];
+}
+
+/**
+ * Writes a safetensors file atomically, producing each tensor's data only when it is written,
+ * so files larger than memory (full-size random models for benchmarks) can be made.
+ */
+export function writeSafetensorsStreaming(path: string, specs: readonly TensorSpec[], produce: (spec: TensorSpec) => HostArray, metadata?: Readonly<Record<string, string>>): void {
+  const { head, sorted } = header(specs, metadata);
+  writeFileAtomic(path, (function* () {
+    yield* head;
+    for (const s of sorted) {
+      const data = produce(s);
+      checkTensorsToWrite([{ ...s, data }], 'writeSafetensorsStreaming');
+      yield bytesOf(data);
+    }
+  })());
 }
 
 /** Writes a safetensors file atomically (temp file + rename). */

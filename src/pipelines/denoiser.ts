@@ -45,7 +45,7 @@ export class Denoiser {
     this.cache = new GraphCache(options);
   }
 
-  private trace(b: number, h: number, w: number, seq: number, dim: number): Graph {
+  trace(b: number, h: number, w: number, seq: number, dim: number): Graph {
     const g = new Graph(`pasd_denoise_${b}x${h}x${w}`);
     const f = (name: string, shape: number[], dtype: 'float32' | 'int64' = 'float32') => new Tensor(g, g.addInput(name, { dtype, shape }));
     const sample = f('sample', [b, 4, h, w]);
