@@ -7,7 +7,7 @@ import { type ImageBatch, imageBatch } from '../../src/degrade/batch.ts';
 
 export const FIXTURES = resolve(process.cwd(), '../shared/fixtures');
 
-interface ManifestTensor { name: string; shape: number[]; meaning?: string; tolerance_max_abs?: number }
+interface ManifestTensor { name: string; shape: number[] }
 interface ManifestCase { name: string; file: string; tensors: ManifestTensor[] }
 
 const manifest = JSON.parse(readFileSync(resolve(FIXTURES, 'manifest.json'), 'utf8')) as { cases: ManifestCase[] };
@@ -20,10 +20,6 @@ export interface FixtureCase {
   shape(name: string): readonly number[];
   /** A 4-D NCHW tensor as an ImageBatch. */
   batch(name: string): ImageBatch;
-  /** The manifest's tolerance_max_abs of an output. */
-  tolerance(name: string): number;
-  /** The manifest's meaning text of a tensor. */
-  meaning(name: string): string;
 }
 
 export function fixtureCase(name: string): FixtureCase {
@@ -45,16 +41,6 @@ export function fixtureCase(name: string): FixtureCase {
       assert.equal(s.length, 4, `${t} is not NCHW`);
       return imageBatch(file.readF32(t), s[0], s[1], s[2], s[3], t);
     },
-    meaning: (t) => {
-      const m = spec.tensors.find((x) => x.name === t)?.meaning;
-      assert.ok(m !== undefined, `${t} has no meaning in the manifest`);
-      return m;
-    },
-    tolerance: (t) => {
-      const tol = spec.tensors.find((x) => x.name === t)?.tolerance_max_abs;
-      assert.ok(tol !== undefined, `${t} has no tolerance in the manifest`);
-      return tol;
-    },
   };
 }
 
@@ -68,13 +54,4 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): { max: n
     if (!(d <= max)) { max = Number.isNaN(d) ? Infinity : d; at = i; }
   }
   return { max, at };
-}
-
-/** Asserts max |ours − expected| ≤ the manifest tolerance of `name`; returns the max for reporting. */
-export function assertClose(fx: FixtureCase, name: string, ours: ArrayLike<number>): number {
-  const exp = fx.f32(name);
-  const { max, at } = maxAbsDiff(ours, exp);
-  const tol = fx.tolerance(name);
-  assert.ok(max <= tol, `${name}: max |diff| ${max} at ${at} (ours ${ours[at]}, expected ${exp[at]}) > tolerance ${tol}`);
-  return max;
 }

@@ -6,50 +6,23 @@ import { InputError } from '../../src/core/errors.ts';
 import { imageBatch } from '../../src/degrade/batch.ts';
 import { diffJpeg, qualityToFactor } from '../../src/degrade/diffjpeg.ts';
 import { codecJpeg } from '../../src/degrade/jpeg-codec.ts';
-import { fixtureCase, maxAbsDiff } from './fixture.ts';
+import { FixtureSet } from '../../src/parity/fixture-set.ts';
+import { describeWorst, notPassing, runCase } from '../../src/parity/runner.ts';
+import { FIXTURES, fixtureCase, maxAbsDiff } from './fixture.ts';
 
 const fx = fixtureCase('degradations');
 const image = fx.batch('input.image');
 
-/**
- * torch.round ties can flip a DCT coefficient in the original (README), which moves a whole 8×8
- * block by a quantisation step. So: at most 0.1% of values may exceed the tolerance, and none by
- * more than one step can move a pixel (< 0.1).
- */
-function assertJpegClose(name: string, ours: Float32Array): void {
-  const exp = fx.f32(name);
-  const tol = fx.tolerance(name);
-  let bad = 0;
-  for (let i = 0; i < exp.length; i++) if (!(Math.abs(ours[i] - exp[i]) <= tol)) bad++;
-  const { max } = maxAbsDiff(ours, exp);
-  assert.ok(bad <= exp.length * 1e-3, `${name}: ${bad} of ${exp.length} values beyond ${tol}`);
-  assert.ok(max < 0.1, `${name}: max |diff| ${max}`);
-}
+const fixtures = FixtureSet.open(FIXTURES);
 
-test('every DiffJPEG output matches the original (per-sample qualities, and sizes not a multiple of 16)', () => {
-  let n = 0;
-  for (const t of fx.spec.tensors) {
-    const m = /^output\.diffjpeg_(.+)$/.exec(t.name);
-    if (!m) continue;
-    const qName = `input.diffjpeg_${m[1]}_quality`;
-    let input = image;
-    let quality: ArrayLike<number>;
-    if (fx.file.tensors.has(qName)) {
-      quality = fx.f32(qName);
-    } else {
-      // e.g. "DiffJPEG(differentiable=False)(image_odd, quality=70)"
-      const call = /\)\((\w+), quality=([\d.]+)\)/.exec(fx.meaning(t.name));
-      assert.ok(call, `${t.name}: cannot read the input and quality from its meaning`);
-      input = fx.batch(`input.${call[1]}`);
-      quality = Array(input.n).fill(Number(call[2]));
-    }
-    const out = diffJpeg(input, quality);
-    assert.deepEqual([out.n, out.c, out.h, out.w], fx.shape(t.name), t.name);
-    assertJpegClose(t.name, out.data);
-    n++;
-  }
-  assert.ok(n >= 3, `${n} DiffJPEG outputs found`);
-  // The public set has a size that is not a multiple of 16 (zero padding, then crop).
+test('every DiffJPEG output matches the original, up to rounding-tie flips (runner\'s degradations handler)', async (t) => {
+  const rows = await runCase(fixtures, fixtures.cases.find((c) => c.name === 'degradations')!, { only: (o) => /^output\.diffjpeg_/.test(o) });
+  assert.ok(rows.length >= 3, `${rows.length} outputs`);
+  assert.deepEqual(notPassing(rows), []);
+  t.diagnostic(describeWorst(rows));
+});
+
+test('the public set has a DiffJPEG input whose size is not a multiple of 16', () => {
   assert.ok(fx.shape('input.image_odd')[2] % 16 !== 0);
 });
 

@@ -9,29 +9,19 @@ import {
   kernelFromParams, padKernel, pulseKernel, randomMixedKernel, KERNEL_TYPES,
 } from '../../src/degrade/kernels.ts';
 import { kernelFromCall } from '../../src/degrade/calls.ts';
-import { assertClose, fixtureCase } from './fixture.ts';
+import { FixtureSet } from '../../src/parity/fixture-set.ts';
+import { describeWorst, notPassing, runCase } from '../../src/parity/runner.ts';
+import { FIXTURES } from './fixture.ts';
 
-const fx = fixtureCase('degradation_kernels');
 const sum = (a: ArrayLike<number>) => Array.from(a).reduce((x, y) => x + y, 0);
 
-/** The leading `name(...)` of a manifest meaning (the call up to its matching parenthesis). */
-function leadingCall(meaning: string): string {
-  let depth = 0;
-  for (let i = 0; i < meaning.length; i++) {
-    if (meaning[i] === '(') depth++;
-    else if (meaning[i] === ')' && --depth === 0) return meaning.slice(0, i + 1);
-  }
-  throw new Error(`no call in ${meaning}`);
-}
+const fixtures = FixtureSet.open(FIXTURES);
 
-test('every kernel output, rebuilt from the call its manifest entry describes, matches the original', () => {
-  const outputs = fx.spec.tensors.filter((t) => t.name.startsWith('output.'));
-  assert.ok(outputs.length >= 8);
-  for (const t of outputs) {
-    const k = kernelFromCall(leadingCall(fx.meaning(t.name)));
-    assert.deepEqual([k.size, k.size], fx.shape(t.name), t.name);
-    assertClose(fx, t.name, k.data);
-  }
+test('every kernel output, rebuilt from the call its manifest entry describes, matches the original (runner\'s degradations handler)', async (t) => {
+  const rows = await runCase(fixtures, fixtures.cases.find((c) => c.name === 'degradation_kernels')!, { only: (o) => /^output\./.test(o) });
+  assert.ok(rows.length >= 8, `${rows.length} outputs`);
+  assert.deepEqual(notPassing(rows), []);
+  t.diagnostic(describeWorst(rows));
 });
 
 test('the call notation agrees with the direct constructors and rejects what it cannot read', () => {

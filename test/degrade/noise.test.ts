@@ -4,26 +4,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Random } from '../../src/core/random.ts';
 import { ShapeError } from '../../src/core/errors.ts';
-import { addGaussianNoise, addPoissonNoise, drawsFromRandom, type NoiseDraws } from '../../src/degrade/noise.ts';
+import { addGaussianNoise, addPoissonNoise, drawsFromRandom } from '../../src/degrade/noise.ts';
 import { poisson } from '../../src/degrade/rng.ts';
-import { type FixtureCase, assertClose, fixtureCase } from './fixture.ts';
+import { FixtureSet } from '../../src/parity/fixture-set.ts';
+import { describeWorst, notPassing, runCase } from '../../src/parity/runner.ts';
+import { FIXTURES, fixtureCase } from './fixture.ts';
 
 const fx = fixtureCase('degradations');
+const fixtures = FixtureSet.open(FIXTURES);
 const image = fx.batch('input.image');
-
-/** Replays stored draws in order, checking the kind and size of each request. */
-function replay(f: FixtureCase, names: string[]): NoiseDraws & { used: () => number } {
-  let i = 0;
-  const next = (kind: string, count: number) => {
-    assert.ok(i < names.length, `draw #${i} (${kind}) requested but only ${names.length} stored`);
-    const name = names[i++];
-    assert.ok(name.endsWith(kind), `draw ${name} consumed as ${kind}`);
-    const d = f.f32(name);
-    assert.equal(d.length, count, `${name}: size`);
-    return d;
-  };
-  return { randn: (n) => next('randn', n), poisson: (r) => next('poisson', r.length), used: () => i };
-}
 
 /** The stored draws `input.<prefix>_draw<i>_<kind>` in consumption order. */
 function drawNames(prefix: string): string[] {
@@ -32,20 +21,11 @@ function drawNames(prefix: string): string[] {
     .sort((a, b) => Number(a[1]![1]) - Number(b[1]![1])).map(([n]) => n);
 }
 
-test('add_gaussian_noise_pt with the stored draws matches the original', () => {
-  const names = drawNames('gaussian');
-  const draws = replay(fx, names);
-  const out = addGaussianNoise(image, fx.f32('input.gaussian_sigma'), fx.f32('input.gaussian_gray_noise'), draws);
-  assert.equal(draws.used(), names.length);
-  assertClose(fx, 'output.gaussian_noise_added', out.data);
-});
-
-test('add_poisson_noise_pt with the stored draws matches the original', () => {
-  const names = drawNames('poisson');
-  const draws = replay(fx, names);
-  const out = addPoissonNoise(image, fx.f32('input.poisson_scale'), fx.f32('input.poisson_gray_noise'), draws);
-  assert.equal(draws.used(), names.length);
-  assertClose(fx, 'output.poisson_noise_added', out.data);
+test('add_gaussian_noise_pt / add_poisson_noise_pt with the stored draws match the original (runner\'s degradations handler)', async (t) => {
+  const rows = await runCase(fixtures, fixtures.cases.find((c) => c.name === 'degradations')!, { only: (o) => /^output\.\w+_noise_added$/.test(o) });
+  assert.ok(rows.length >= 2, `${rows.length} outputs`);
+  assert.deepEqual(notPassing(rows), []);
+  t.diagnostic(describeWorst(rows));
 });
 
 test('without gray samples only the colour field is drawn', () => {

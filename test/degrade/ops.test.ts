@@ -6,17 +6,19 @@ import { type ImageBatch, imageBatch } from '../../src/degrade/batch.ts';
 import { filter2D, separableFactors } from '../../src/degrade/filter.ts';
 import { bivariateGaussian, type Kernel } from '../../src/degrade/kernels.ts';
 import { RESIZE_MODES, interpolate } from '../../src/degrade/resize.ts';
-import { assertClose, fixtureCase, maxAbsDiff } from './fixture.ts';
+import { FixtureSet } from '../../src/parity/fixture-set.ts';
+import { describeWorst, notPassing, runCase } from '../../src/parity/runner.ts';
+import { FIXTURES, fixtureCase, maxAbsDiff } from './fixture.ts';
 
 const fx = fixtureCase('degradations');
+const fixtures = FixtureSet.open(FIXTURES);
 const image = fx.batch('input.image');
 
-test('filter2D with one kernel and with one kernel per item matches the original', () => {
-  const single = { size: 21, data: fx.f32('input.kernel_single') };
-  const kb = fx.f32('input.kernel_batch');
-  assertClose(fx, 'output.filter2D_single', filter2D(image, single).data);
-  const perItem = [{ size: 21, data: kb.subarray(0, 441) }, { size: 21, data: kb.subarray(441) }];
-  assertClose(fx, 'output.filter2D_batch', filter2D(image, perItem).data);
+test('filter2D with one kernel and with one kernel per item matches the original (runner\'s degradations handler)', async (t) => {
+  const rows = await runCase(fixtures, fixtures.cases.find((c) => c.name === 'degradations')!, { only: (o) => /^output\.filter2D_/.test(o) });
+  assert.ok(rows.length >= 2, `${rows.length} outputs`);
+  assert.deepEqual(notPassing(rows), []);
+  t.diagnostic(describeWorst(rows));
 });
 
 /** Plain reflect-pad + cross-correlation, the definition, for checking the fast paths. */
@@ -54,19 +56,11 @@ test('filter2D rejects kernels that do not fit, as torch would', () => {
   assert.throws(() => filter2D(image, { size: 4, data: new Float32Array(16) }), ShapeError);
 });
 
-test('every F.interpolate output (mode and scale_factor or size read from its name) matches the original', () => {
-  const re = /^output\.interp_(area|bilinear|bicubic)_(?:scale([\d.]+)|size(\d+)x(\d+))$/;
-  let n = 0;
-  for (const t of fx.spec.tensors) {
-    const m = re.exec(t.name);
-    if (!m) continue;
-    const mode = m[1] as (typeof RESIZE_MODES)[number];
-    const out = m[2] !== undefined ? interpolate(image, { mode, scaleFactor: Number(m[2]) }) : interpolate(image, { mode, size: [Number(m[3]), Number(m[4])] });
-    assert.deepEqual([out.n, out.c, out.h, out.w], fx.shape(t.name), t.name);
-    assertClose(fx, t.name, out.data);
-    n++;
-  }
-  assert.ok(n >= 9, `${n} interpolate outputs found`);
+test('every F.interpolate output (mode and scale_factor or size read from its meaning) matches the original (runner\'s degradations handler)', async (t) => {
+  const rows = await runCase(fixtures, fixtures.cases.find((c) => c.name === 'degradations')!, { only: (o) => /^output\.interp_/.test(o) });
+  assert.ok(rows.length >= 9, `${rows.length} outputs`);
+  assert.deepEqual(notPassing(rows), []);
+  t.diagnostic(describeWorst(rows));
 });
 
 test('interpolate at scale 1 is the identity and bad sizes throw', () => {

@@ -2,17 +2,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '../../src/core/errors.ts';
-import { gaussianKernel1D, usmSharp } from '../../src/degrade/usm.ts';
-import { assertClose, fixtureCase } from './fixture.ts';
+import { gaussianKernel1D } from '../../src/degrade/usm.ts';
+import { FixtureSet } from '../../src/parity/fixture-set.ts';
+import { describeWorst, notPassing, runCase } from '../../src/parity/runner.ts';
+import { FIXTURES } from './fixture.ts';
 
-const fx = fixtureCase('degradations');
 
-test('USMSharp with the settings of its manifest entry matches the original', () => {
-  // e.g. "USMSharp(radius=50, sigma=0)(image, weight=0.5, threshold=10) (...)"
-  const m = /USMSharp\(radius=([\d.]+), sigma=([\d.]+)\)\(image, weight=([\d.]+), threshold=([\d.]+)\)/.exec(fx.meaning('output.usm_sharp'));
-  assert.ok(m, 'cannot read the USMSharp settings');
-  const [radius, sigma, weight, threshold] = m.slice(1).map(Number);
-  assertClose(fx, 'output.usm_sharp', usmSharp(fx.batch('input.image'), { radius, sigma, weight, threshold }).data);
+const fixtures = FixtureSet.open(FIXTURES);
+
+test('USMSharp with the settings of its manifest entry matches the original (runner\'s degradations handler)', async (t) => {
+  const rows = await runCase(fixtures, fixtures.cases.find((c) => c.name === 'degradations')!, { only: (o) => /^output\.usm_sharp$/.test(o) });
+  assert.ok(rows.length >= 1, `${rows.length} outputs`);
+  assert.deepEqual(notPassing(rows), []);
+  t.diagnostic(describeWorst(rows));
 });
 
 test('cv2.getGaussianKernel(51, 0) derives sigma 8 and sums to 1', () => {
