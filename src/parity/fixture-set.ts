@@ -60,6 +60,17 @@ export function isInputTensor(name: string): boolean {
   return name.startsWith('input.');
 }
 
+/**
+ * A manifest entry whose name holds `<…>` placeholders (`grad.<parameter>`,
+ * `output.merged.<unet|text_encoder>.<module>.weight`) stands for every tensor of the case
+ * file that matches it; null for a plain name.
+ */
+export function templatePattern(name: string): RegExp | null {
+  if (!/<[^<>]+>/.test(name)) return null;
+  const literal = name.split(/<[^<>]+>/).map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  return new RegExp(`^${literal.join('.+')}$`);
+}
+
 function readJsonObject(path: string, what: string): Record<string, unknown> {
   let v: unknown;
   try {
@@ -145,6 +156,12 @@ export class FixtureSet {
         return a instanceof BigInt64Array ? Array.from(a, Number) : Array.from(a as ArrayLike<number>);
       },
       outputs: () => meta.tensors.filter((t) => !isInputTensor(t.name) && (only === undefined || only(t.name))),
+      expand: (t) => {
+        const re = templatePattern(t.name);
+        if (re === null) return [t.name];
+        const listed = new Set(meta.tensors.map((x) => x.name));
+        return [...file.tensors.keys()].filter((n) => re.test(n) && !listed.has(n));
+      },
     };
   }
 }

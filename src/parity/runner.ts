@@ -5,9 +5,9 @@
  * computes are "not supported" — never passed silently.
  */
 import { UnsupportedError } from '../core/errors.ts';
-import { type FixtureSet, isInputTensor, toleranceOf } from './fixture-set.ts';
+import { type FixtureSet, isInputTensor, templatePattern, toleranceOf } from './fixture-set.ts';
 import { HANDLERS } from './groups/index.ts';
-import type { CaseContext, GroupHandler, ManifestCase, ManifestTensor, Produced, Row, Summary } from './types.ts';
+import type { CaseContext, CaseOutputs, GroupHandler, ManifestCase, ManifestTensor, OutputValue, Produced, Row, Summary } from './types.ts';
 
 export interface RunOptions {
   /** Only cases of this group. */
@@ -109,18 +109,34 @@ export async function runCase(set: FixtureSet, meta: ManifestCase, opts: Pick<Ru
   } catch (e) {
     return e instanceof UnsupportedError ? all('not supported', e.message) : all('fail', describe(e));
   }
-  return outputs.map((t) => {
-    const v = produced.get(t.name);
-    const row = { case: meta.name, group: meta.group, output: t.name };
-    if (v === undefined) return { ...row, status: 'not supported', note: 'not computed by the handler' };
-    if (v instanceof UnsupportedError) return { ...row, status: 'not supported', note: v.message };
-    if (v instanceof Error) return { ...row, status: 'fail', note: describe(v) };
-    try {
-      return compareOutput(ctx, t, v);
-    } catch (e) {
-      return { ...row, status: 'fail', note: describe(e) };
-    }
-  });
+  return outputs.map((t) => (templatePattern(t.name) ? templateRow(ctx, t, produced) : outputRow(ctx, t, produced.get(t.name))));
+}
+
+function outputRow(ctx: CaseContext, t: ManifestTensor, v: OutputValue | undefined): Row {
+  const row = { case: ctx.meta.name, group: ctx.meta.group, output: t.name };
+  if (v === undefined) return { ...row, status: 'not supported', note: 'not computed by the handler' };
+  if (v instanceof UnsupportedError) return { ...row, status: 'not supported', note: v.message };
+  if (v instanceof Error) return { ...row, status: 'fail', note: describe(v) };
+  try {
+    return compareOutput(ctx, t, v);
+  } catch (e) {
+    return { ...row, status: 'fail', note: describe(e) };
+  }
+}
+
+/** One row for a `<…>` entry: every matching case tensor compared, the worst reported. */
+function templateRow(ctx: CaseContext, t: ManifestTensor, produced: CaseOutputs): Row {
+  const names = ctx.expand(t);
+  const base = { case: ctx.meta.name, group: ctx.meta.group, output: t.name };
+  if (names.length === 0) return { ...base, status: 'fail', note: `no tensor of ${ctx.meta.file} matches` };
+  const rows = names.map((n) => outputRow(ctx, { ...t, name: n, shape: ctx.shape(n) }, produced.get(n)));
+  const missing = rows.filter((r) => r.status === 'not supported');
+  if (missing.length === rows.length) return { ...base, status: 'not supported', note: `${names.length} tensors; ${missing[0].note}` };
+  const failed = rows.filter((r) => r.status === 'fail');
+  const worst = worstRow(rows)!;
+  const status = failed.length || missing.length ? 'fail' : 'pass';
+  const why = failed.length ? `, ${failed.length} failed (first: ${failed[0].output}${failed[0].note ? `: ${failed[0].note}` : ''})` : missing.length ? `, ${missing.length} not computed` : '';
+  return { ...base, status, maxAbsDiff: worst.maxAbsDiff, tolerance: worst.tolerance, toleranceKind: worst.toleranceKind, note: `${names.length} tensors, worst ${worst.output}${why}` };
 }
 
 export function summarize(rows: readonly Row[]): Summary {

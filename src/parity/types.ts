@@ -68,8 +68,10 @@ export interface CaseContext {
   f32(name: string): Float32Array;
   /** An integer tensor as numbers. */
   ints(name: string): number[];
-  /** Names of the tensors the handler must produce (every non-`input.` tensor of the manifest entry). */
+  /** The manifest entries the handler must produce (every non-`input.` tensor of the case). */
   outputs(): ManifestTensor[];
+  /** The case-file tensors an entry stands for: itself, or every match of a `<…>` template. */
+  expand(t: ManifestTensor): string[];
 }
 
 /**

@@ -134,3 +134,23 @@ test('where the manifest says rounding ties can flip, up to 0.1% of values may e
   assert.equal((await run(Math.floor(n * 1e-3) + 1, 0.05)).status, 'fail');
   assert.equal((await run(1, 0.2)).status, 'fail');
 });
+
+test('a `<…>` manifest entry stands for every matching case tensor: one row, the worst of them', async () => {
+  const base = fixtures.cases.find((c) => c.group === 'schedulers' && c.tensors.some((t) => t.name === 'output.velocity'))!;
+  const meta: ManifestCase = {
+    ...base,
+    tensors: [...base.tensors.filter((t) => t.name.startsWith('input.')), { name: 'output.<result>', dtype: 'F32', shape: [], tolerance_max_abs: 1e-6 }],
+  };
+  const ctx = fixtures.context(meta);
+  const names = ctx.expand(meta.tensors.at(-1)!);
+  assert.deepEqual(names.sort(), ['output.alphas_cumprod', 'output.noisy_samples', 'output.velocity']);
+  const produce = (ns: string[]) => async () => new Map(ns.map((n) => [n, ctx.f32(n)]));
+  const [all] = await runCase(fixtures, meta, { handlers: { schedulers: produce(names) } });
+  assert.equal(all.status, 'pass');
+  assert.match(all.note!, /^3 tensors, worst output\./);
+  const [partial] = await runCase(fixtures, meta, { handlers: { schedulers: produce(names.slice(1)) } });
+  assert.equal(partial.status, 'fail');
+  assert.match(partial.note!, /1 not computed/);
+  const [none] = await runCase(fixtures, meta, { handlers: { schedulers: produce([]) } });
+  assert.equal(none.status, 'not supported');
+});
