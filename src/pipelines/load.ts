@@ -3,9 +3,11 @@
  * an SD1.5 base (`vae/`, `text_encoder/`, `tokenizer/`, `scheduler/`), or each component
  * folder named separately. Weights stay in their files; configs are validated against them
  * (every missing / unexpected / mis-shaped key reported at once).
+ * PASD and PASD-light share the ControlNet; the UNet class follows the weights (PASD-light's
+ * transformer blocks carry `attn2_plus`), as test_pasd.py's `--use_pasd_light` picks it.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { loadModelFolder } from '../checkpoint/folder.ts';
 import { parseClipTextConfig } from '../config/clip.ts';
 import { parseControlNetConfig, parseUNetConfig } from '../config/unet.ts';
@@ -15,6 +17,7 @@ import { storedTensor } from '../engine/weights.ts';
 import { AutoencoderKL } from '../models/autoencoders/autoencoder-kl.ts';
 import { CLIPTextModel } from '../models/clip/clip-text.ts';
 import { ControlNetModel } from '../models/controlnets/controlnet.ts';
+import { PasdLightUNet2DConditionModel } from '../models/pasd_light/unet.ts';
 import { PasdUNet2DConditionModel } from '../models/unets/pasd-unet.ts';
 import type { Module, StoredTensor } from '../nn/module.ts';
 import { ClipTokenizer } from '../tokenizer/clip_tokenizer.ts';
@@ -28,6 +31,14 @@ export interface ComponentPaths {
   tokenizer: string;
   /** Folder with scheduler_config.json; the SD1.5 config when absent. */
   scheduler?: string;
+  /** Folder with the colorization model's scheduler_config.json; COLORIZATION_SCHEDULER_CONFIG when absent. */
+  colorizationScheduler?: string;
+}
+
+export interface LoadOptions {
+  /** PASD-light UNet (true), PASD UNet (false); default: PASD-light when the weights have `attn2_plus` keys. */
+  light?: boolean;
+  warn?: (message: string) => void;
 }
 
 export interface PasdComponents {
@@ -36,7 +47,11 @@ export interface PasdComponents {
   vae: AutoencoderKL;
   textEncoder: CLIPTextModel;
   tokenizer: ClipTokenizer;
+  /** Whether `unet` is PASD-light's. */
+  light: boolean;
   schedulerConfig: Readonly<Record<string, unknown>>;
+  /** The scheduler config colorization samples with. */
+  colorizationSchedulerConfig: Readonly<Record<string, unknown>>;
 }
 
 /** SD1.5's scheduler/scheduler_config.json (what PASD samples with). */
@@ -45,7 +60,20 @@ export const SD15_SCHEDULER_CONFIG = Object.freeze({
   set_alpha_to_one: false, skip_prk_steps: true, steps_offset: 1, clip_sample: false, trained_betas: null,
 });
 
-/** Component folders of a PASD checkpoint folder + an SD1.5 base folder. */
+/**
+ * What colorization samples with when the checkpoint brings no scheduler: SD1.5's config plus
+ * zero terminal SNR and trailing spacing (fixture README `pipeline_colorization`; the PASD
+ * repository does not ship the `runs/pasd_color/scheduler` that test_pasd.py reads).
+ */
+export const COLORIZATION_SCHEDULER_CONFIG = Object.freeze({ ...SD15_SCHEDULER_CONFIG, rescale_betas_zero_snr: true, timestep_spacing: 'trailing' });
+
+const hasSchedulerConfig = (dir: string) => existsSync(join(dir, 'scheduler_config.json'));
+
+/**
+ * Component folders of a PASD checkpoint folder + an SD1.5 base folder. The colorization
+ * scheduler is the checkpoint's own `scheduler/`, else the one beside the checkpoint folder
+ * (test_pasd.py's grayscale branch reads `<parent of pasd_model_path>/scheduler`).
+ */
 export function componentPaths(model: string, base: string): ComponentPaths {
   const p: ComponentPaths = {
     unet: join(model, 'unet'), controlnet: join(model, 'controlnet'),
@@ -54,7 +82,9 @@ export function componentPaths(model: string, base: string): ComponentPaths {
   const missing = Object.entries(p).filter(([, dir]) => !existsSync(dir)).map(([k, dir]) => `${k} (${dir})`);
   if (missing.length) throw new InputError(`model folders are missing components: ${missing.join(', ')}; --model needs unet/ and controlnet/, --base needs vae/, text_encoder/ and tokenizer/`);
   const sched = join(base, 'scheduler');
-  if (existsSync(join(sched, 'scheduler_config.json'))) p.scheduler = sched;
+  if (hasSchedulerConfig(sched)) p.scheduler = sched;
+  const color = [join(model, 'scheduler'), join(dirname(model), 'scheduler')].find(hasSchedulerConfig);
+  if (color) p.colorizationScheduler = color;
   return p;
 }
 
@@ -68,28 +98,39 @@ function bind<M extends Module>(m: M, folder: ReturnType<typeof loadModelFolder>
   return m;
 }
 
-export function loadComponents(p: ComponentPaths, warn?: (m: string) => void): PasdComponents {
+function readSchedulerConfig(dir: string | undefined, fallback: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  if (!dir) return { ...fallback };
+  const file = join(dir, 'scheduler_config.json');
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** Whether UNet weights are PASD-light's: its pixel-aware transformer blocks carry `attn2_plus`. */
+export function isLightUNet(keys: Iterable<string>): boolean {
+  for (const k of keys) if (k.includes('.attn2_plus.')) return true;
+  return false;
+}
+
+export function loadComponents(p: ComponentPaths, options: LoadOptions = {}): PasdComponents {
+  const { warn } = options;
   const unetF = loadModelFolder(p.unet);
   const ctrlF = loadModelFolder(p.controlnet);
   const vaeF = loadModelFolder(p.vae);
   const teF = loadModelFolder(p.textEncoder);
-  if ([...unetF.tensors.keys()].some((k) => k.includes('attn2_plus')))
-    throw new ConfigError(`${p.unet}: this is a PASD-light UNet (attn2_plus keys); PASD-light is not wired into the pipeline yet`);
-  let schedulerConfig: Record<string, unknown> = { ...SD15_SCHEDULER_CONFIG };
-  if (p.scheduler) {
-    const file = join(p.scheduler, 'scheduler_config.json');
-    try {
-      schedulerConfig = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (e) {
-      throw new ConfigError(`${file}: not valid JSON (${(e as Error).message})`);
-    }
-  }
+  // An explicit choice that contradicts the weights fails in loadWeights, naming the keys.
+  const light = options.light ?? isLightUNet(unetF.tensors.keys());
+  const unetConfig = parseUNetConfig(unetF.config, `${p.unet}/config.json`, warn);
   return {
-    unet: bind(new PasdUNet2DConditionModel(parseUNetConfig(unetF.config, `${p.unet}/config.json`, warn)), unetF, 'unet'),
+    unet: bind(light ? new PasdLightUNet2DConditionModel(unetConfig) : new PasdUNet2DConditionModel(unetConfig), unetF, 'unet'),
     controlnet: bind(new ControlNetModel(parseControlNetConfig(ctrlF.config, `${p.controlnet}/config.json`, warn)), ctrlF, 'controlnet'),
     vae: bind(new AutoencoderKL(parseVaeConfig(vaeF.config, `${p.vae}/config.json`, warn)), vaeF, 'vae'),
     textEncoder: bind(new CLIPTextModel(parseClipTextConfig(teF.config, `${p.textEncoder}/config.json`, warn)), teF, 'text_encoder'),
     tokenizer: ClipTokenizer.fromFolder(p.tokenizer),
-    schedulerConfig,
+    light,
+    schedulerConfig: readSchedulerConfig(p.scheduler, SD15_SCHEDULER_CONFIG),
+    colorizationSchedulerConfig: readSchedulerConfig(p.colorizationScheduler, COLORIZATION_SCHEDULER_CONFIG),
   };
 }

@@ -2,7 +2,8 @@
  * The PASD pipeline (yangxy/PASD `pipeline_pasd.py` + `test_pasd.py`): prompts → CLIP,
  * LR image → VAE latents noised to the first timestep plus `added_noise_level`, the CFG
  * denoising loop over ControlNet + UNet (tiled for large latents), VAE decode, wavelet
- * colour fix and the resize back to input × upscale.
+ * colour fix and the resize back to input × upscale. PASD and PASD-light run alike (the UNet
+ * class follows the weights); `colorize` is test_pasd.py's grayscale mode (./colorize.ts).
  */
 import { InputError } from '../core/errors.ts';
 import { type RandomSource, Random } from '../core/random.ts';
@@ -13,9 +14,10 @@ import { samplePosterior } from '../models/autoencoders/autoencoder-kl.ts';
 import type { HostTensor } from '../runtime/session.ts';
 import { type Scheduler, createScheduler } from '../schedulers/index.ts';
 import type { CompileOptions } from '../engine/compile.ts';
+import { COLORIZATION_NEGATIVE_PROMPT, colorizationPrompt, grayInput, mergeColorization } from './colorize.ts';
 import { Denoiser } from './denoiser.ts';
-import { type ComponentPaths, type PasdComponents, componentPaths, loadComponents } from './load.ts';
-import { processingSizes } from './sizes.ts';
+import { type ComponentPaths, type LoadOptions, type PasdComponents, componentPaths, loadComponents } from './load.ts';
+import { type ProcessingSizes, processingSizes } from './sizes.ts';
 import { TextStage, VaeStage } from './stages.ts';
 
 export const DEFAULT_ADDED_PROMPT = 'clean, high-resolution, 8k';
@@ -50,6 +52,12 @@ export interface UpscaleOptions {
   latentTileSize?: number;
   latentTileOverlap?: number;
   colorFix?: ColorFix;
+  /**
+   * Colorization (test_pasd.py `--control_type grayscale`): grey input, colorization prompts
+   * and scheduler, output at the input size with the input's luma. `upscale` must stay 1 and
+   * `colorFix` unset or 'none'; `negativePrompt` defaults to "b&w, color bleeding".
+   */
+  colorize?: boolean;
   scheduler?: SchedulerChoice;
   seed?: number;
   /** Overrides `seed`: where every random draw comes from. */
@@ -71,12 +79,24 @@ export interface DenoiseSettings {
 export const DEFAULTS = {
   upscale: 1, processSize: 768, prompt: '', addedPrompt: DEFAULT_ADDED_PROMPT, negativePrompt: DEFAULT_NEGATIVE_PROMPT,
   steps: 20, guidanceScale: 9, conditioningScale: 1, addedNoiseLevel: 900, initLatentWithNoise: false,
-  latentTileSize: 320, latentTileOverlap: 8, colorFix: 'wavelet' as ColorFix, scheduler: 'unipc' as SchedulerChoice,
+  latentTileSize: 320, latentTileOverlap: 8, colorFix: 'wavelet' as ColorFix, colorize: false, scheduler: 'unipc' as SchedulerChoice,
 };
 
 /** test_pasd.py: user prompt + ", " (when given) + added prompt. */
 export function buildPrompt(prompt: string, added: string): string {
   return (prompt === '' ? '' : `${prompt}, `) + added;
+}
+
+/**
+ * test_pasd.py's preprocessing: the image the network runs on (sizes.ts rules, PIL resizes)
+ * and the source it came from (the grey input when colorizing).
+ */
+export function networkInput(input: Image, o: { upscale: number; processSize: number; colorize: boolean }): { source: Image; image: Image; sizes: ProcessingSizes } {
+  const source = o.colorize ? grayInput(input) : input;
+  const sizes = processingSizes(input.width, input.height, { upscale: o.upscale, processSize: o.processSize, colorization: o.colorize });
+  let img = resize(source, sizes.upscaled[0], sizes.upscaled[1], 'bicubic');
+  if (sizes.preprocessed) img = torchvisionResize(img, o.processSize, o.colorize ? { maxSize: 2 * o.processSize } : {});
+  return { source, image: resize(img, sizes.network[0], sizes.network[1], 'bicubic'), sizes };
 }
 
 export class PasdPipeline {
@@ -90,17 +110,20 @@ export class PasdPipeline {
     this.denoiser = new Denoiser(components.unet, components.controlnet, options);
   }
 
-  /** From a PASD checkpoint folder (unet/, controlnet/) and an SD1.5 base folder. */
-  static fromPretrained(model: string, base: string, options: CompileOptions = {}): PasdPipeline {
+  /** From a PASD or PASD-light checkpoint folder (unet/, controlnet/, optional scheduler/) and an SD1.5 base folder. */
+  static fromPretrained(model: string, base: string, options: CompileOptions & LoadOptions = {}): PasdPipeline {
     return PasdPipeline.fromFolders(componentPaths(model, base), options);
   }
 
-  static fromFolders(paths: ComponentPaths, options: CompileOptions = {}): PasdPipeline {
-    return new PasdPipeline(loadComponents(paths), options);
+  static fromFolders(paths: ComponentPaths, options: CompileOptions & LoadOptions = {}): PasdPipeline {
+    const { light, warn, ...compile } = options;
+    return new PasdPipeline(loadComponents(paths, { light, warn }), compile);
   }
 
-  scheduler(choice: SchedulerChoice = 'unipc'): Scheduler {
-    return createScheduler(SCHEDULER_CLASS[choice], this.components.schedulerConfig);
+  /** A fresh scheduler of the chosen class, from the Real-ISR or the colorization config. */
+  scheduler(choice: SchedulerChoice = 'unipc', colorization = false): Scheduler {
+    const c = this.components;
+    return createScheduler(SCHEDULER_CLASS[choice], colorization ? c.colorizationSchedulerConfig : c.schedulerConfig);
   }
 
   /** Prompt embeddings for CFG: [negative, positive] (pipeline order), or [positive]. */
@@ -153,11 +176,12 @@ export class PasdPipeline {
   }
 
   /** Runs the network on an image already at its network size (multiples of 8): the pipeline's __call__. */
-  async run(image: Image, prompt: string, negative: string, s: DenoiseSettings, o: { scheduler?: SchedulerChoice; random: RandomSource; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<Float32Array> {
+  async run(image: Image, prompt: string, negative: string, s: DenoiseSettings,
+    o: { scheduler?: SchedulerChoice; colorization?: boolean; random: RandomSource; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<Float32Array> {
     const { width: W, height: H } = image;
     if (W % 8 || H % 8) throw new InputError(`PASD runs on sizes that are multiples of 8, got ${W}×${H}`);
     const report = (p: Partial<Progress> & Pick<Progress, 'phase'>) => o.onProgress?.({ step: 0, steps: s.steps, tile: 0, tiles: 0, ...p });
-    const sched = this.scheduler(o.scheduler);
+    const sched = this.scheduler(o.scheduler, o.colorization);
     sched.setTimesteps(s.steps);
     const cfg = s.guidanceScale > 1;
     report({ phase: 'encode' });
@@ -180,22 +204,30 @@ export class PasdPipeline {
     return out;
   }
 
-  /** The main job: LR photo → restored image of size input × upscale. */
+  /** The main job: LR photo → restored image of size input × upscale (or, colorizing, the input recoloured). */
   async upscale(input: Image, options: UpscaleOptions = {}): Promise<Image> {
     asRgb(input, 'input image');
     const o = { ...DEFAULTS, ...options };
-    const sizes = processingSizes(input.width, input.height, { upscale: o.upscale, processSize: o.processSize });
-    let img = resize(input, sizes.upscaled[0], sizes.upscaled[1], 'bicubic');
-    if (sizes.preprocessed) img = torchvisionResize(img, o.processSize);
-    img = resize(img, sizes.network[0], sizes.network[1], 'bicubic');
+    const colorize = o.colorize;
+    if (colorize && o.upscale !== 1) throw new InputError(`colorization keeps the input size: upscale must be 1, got ${o.upscale}`);
+    if (colorize && options.colorFix !== undefined && options.colorFix !== 'none')
+      throw new InputError(`colorization takes no colour fix (it keeps the input's luma): got colorFix '${options.colorFix}'`);
+    const { source, image: img, sizes } = networkInput(input, o);
     const random = options.random ?? new Random(options.seed ?? 0);
     const settings: DenoiseSettings = {
       steps: o.steps, guidanceScale: o.guidanceScale, conditioningScale: o.conditioningScale, addedNoiseLevel: o.addedNoiseLevel,
       initLatentWithNoise: o.initLatentWithNoise, latentTileSize: o.latentTileSize, latentTileOverlap: o.latentTileOverlap,
     };
-    const out = await this.run(img, buildPrompt(o.prompt, o.addedPrompt), o.negativePrompt, settings, { scheduler: o.scheduler, random, onProgress: o.onProgress, signal: o.signal });
-    let result = colorFix(o.colorFix, fromTensor({ data: out, shape: [1, 3, img.height, img.width] }, 'round'), img);
-    if (result.width !== sizes.output[0] || result.height !== sizes.output[1]) result = resize(result, sizes.output[0], sizes.output[1], 'bicubic');
+    const prompt = colorize ? colorizationPrompt(o.prompt) : buildPrompt(o.prompt, o.addedPrompt);
+    const negative = colorize ? (options.negativePrompt ?? COLORIZATION_NEGATIVE_PROMPT) : o.negativePrompt;
+    const out = await this.run(img, prompt, negative, settings, { scheduler: o.scheduler, colorization: colorize, random, onProgress: o.onProgress, signal: o.signal });
+    const generated = fromTensor({ data: out, shape: [1, 3, img.height, img.width] }, 'round');
+    let result: Image;
+    if (colorize) result = mergeColorization(source, generated);
+    else {
+      result = colorFix(o.colorFix, generated, img);
+      if (result.width !== sizes.output[0] || result.height !== sizes.output[1]) result = resize(result, sizes.output[0], sizes.output[1], 'bicubic');
+    }
     o.onProgress?.({ phase: 'done', step: o.steps, steps: o.steps, tile: 0, tiles: 0 });
     return result;
   }
