@@ -34,6 +34,14 @@ function dependents(g: Graph, wrt: readonly Value[]): Set<Value> {
  * A value of `wrt` that does not reach `output` gets a zero gradient.
  */
 export function grad(g: Graph, output: Value, wrt: readonly Value[], seed?: Tensor): Tensor[] {
+  return gradOrNull(g, output, wrt, seed).map((t, i) => t ?? scalar(g, 0, wrt[i].dtype).expand([...wrt[i].shape]));
+}
+
+/**
+ * As `grad`, but null for a value of `wrt` that does not reach `output` — torch's `grad is
+ * None`, which training must tell from a zero gradient (no clipping term, no weight decay).
+ */
+export function gradOrNull(g: Graph, output: Value, wrt: readonly Value[], seed?: Tensor): (Tensor | null)[] {
   const dep = dependents(g, wrt);
   if (!seed && output.shape.length !== 0 && output.shape.some((d) => d !== 1))
     throw new ShapeError(`grad: output has shape [${output.shape}]; pass a seed gradient for non-scalar outputs`);
@@ -64,5 +72,5 @@ export function grad(g: Graph, output: Value, wrt: readonly Value[], seed?: Tens
       grads.set(v, prev ? prev.add(reduced) : reduced);
     });
   }
-  return wrt.map((v) => grads.get(v) ?? scalar(g, 0, v.dtype).expand([...v.shape]));
+  return wrt.map((v) => grads.get(v) ?? null);
 }

@@ -52,6 +52,11 @@ export class Graph {
   readonly nodes: Node[] = [];
   outputs: Value[] = [];
   outputNames: string[] = [];
+  /**
+   * Training: parameters whose name this accepts are traced as graph INPUTS (fed every step,
+   * differentiable), the others stay initializers. Set before tracing.
+   */
+  paramAsInput: ((name: string) => boolean) | null = null;
   private nextId = 0;
   private scopeStack: string[] = [];
 
@@ -71,9 +76,14 @@ export class Graph {
   addParam(name: string, type: TensorType, source: WeightSource): Value {
     const existing = this.paramByName.get(name);
     if (existing) {
-      if (!sameSource(existing.source!, source))
+      if (existing.kind === 'param' && !sameSource(existing.source!, source))
         throw new Error(`graph "${this.name}": two different parameters are named "${name}"; give each model its own root prefix (Module.nameTree(prefix))`);
       return existing;
+    }
+    if (this.paramAsInput?.(name)) {
+      const input = this.addInput(name, type);
+      this.paramByName.set(name, input);
+      return input;
     }
     const v = this.newValue(type, 'param', name, source);
     this.params.push(v);
