@@ -15,11 +15,17 @@ import { ProgressBar } from './progress.ts';
 export const UPSCALE_USAGE = `usage: pasd upscale <images or folders...> -o <dir> --model <pasd-dir> --base <sd15-dir> [options]
 
 models:
-  --model DIR            PASD checkpoint folder with unet/ and controlnet/ (diffusers layout, .safetensors or .bin)
+  --model DIR            PASD or PASD-light checkpoint folder with unet/ and controlnet/ (diffusers layout,
+                         .safetensors or .bin; PASD-light is recognised from its weights)
   --base DIR             Stable Diffusion 1.5 folder with vae/, text_encoder/, tokenizer/ (scheduler/ optional)
 options:
   -o, --output DIR       output folder (created if missing)
-  -s, --scale N          upscale factor (default 4)
+  -s, --scale N          upscale factor (default 4; colorization: 1)
+  --colorize             colorize instead of upscaling (same as --control-type grayscale): the input's grey
+                         luma is kept, the output has the input's size; no colour fix, no added prompt; the
+                         negative prompt defaults to "b&w, color bleeding"; the scheduler config is --model's
+                         scheduler/ (or the one beside --model), else SD1.5's with zero terminal SNR + trailing
+  --control-type TYPE    realisr | grayscale (default realisr), as in the original's test_pasd.py
   -p, --prompt TEXT      prompt describing the image (default empty)
   --added-prompt TEXT    appended to the prompt (default "clean, high-resolution, 8k")
   -n, --negative-prompt TEXT
@@ -52,7 +58,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
       'init-noise': { type: 'boolean' }, 'process-size': { type: 'string' }, 'tile-size': { type: 'string' }, 'tile-overlap': { type: 'string' },
       'color-fix': { type: 'string' }, scheduler: { type: 'string' }, seed: { type: 'string' }, threads: { type: 'string' },
       'max-pixels': { type: 'string' }, format: { type: 'string', short: 'f' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' },
-      help: { type: 'boolean', short: 'h' },
+      colorize: { type: 'boolean' }, 'control-type': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (v.help) {
@@ -61,8 +67,18 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
   }
   if (!positionals.length) throw new UsageError('no input images given');
   if (!v.output) throw new UsageError('-o/--output DIR is required');
+  const controlType = choice(v['control-type'], 'control-type', ['realisr', 'grayscale'] as const);
+  if (v.colorize && controlType === 'realisr') throw new UsageError('--colorize contradicts --control-type realisr');
+  const colorize = v.colorize || controlType === 'grayscale';
+  if (colorize) {
+    // The original's grayscale mode ignores these; refusing them beats silently dropping them.
+    if (v.scale !== undefined && v.scale !== '1') throw new UsageError('--scale: colorization keeps the input size (use 1 or leave it out)');
+    if (v['color-fix'] !== undefined && v['color-fix'] !== 'none') throw new UsageError('--color-fix: colorization keeps the input luma and takes no colour fix');
+    if (v['added-prompt'] !== undefined) throw new UsageError('--added-prompt: colorization uses the prompt alone');
+  }
   const opts: UpscaleOptions = {
-    upscale: num(v.scale, 'scale', { int: true, min: 1, max: 16 }) ?? 4,
+    colorize,
+    upscale: num(v.scale, 'scale', { int: true, min: 1, max: 16 }) ?? (colorize ? 1 : 4),
     prompt: v.prompt, addedPrompt: v['added-prompt'], negativePrompt: v['negative-prompt'],
     steps: num(v.steps, 'steps', { int: true, min: 1, max: 1000 }),
     guidanceScale: num(v.cfg, 'cfg', { min: 0 }),
