@@ -31,6 +31,7 @@ export function exportGraph(g: Graph, meta: { docString?: string } = {}): Export
   const inits: OnnxTensor[] = [];
   const names = new Map<Value, string>();
   const constCache = new Map<string, string>();
+  const domains = new Set<string>();
   let tmp = 0;
   const fresh = (hint: string) => `${hint}_${tmp++}`;
 
@@ -74,9 +75,10 @@ export function exportGraph(g: Graph, meta: { docString?: string } = {}): Export
     return n;
   };
   const ctx: LowerCtx = {
-    node(opType, inputs, attrs = [], outputs) {
+    node(opType, inputs, attrs = [], outputs, domain) {
       const outs = outputs ? [...outputs] : [fresh(opType)];
-      nodes.push({ opType, input: [...inputs], output: outs, attribute: attrs });
+      nodes.push({ opType, input: [...inputs], output: outs, attribute: attrs, ...(domain ? { domain } : {}) });
+      if (domain) domains.add(domain);
       return outs;
     },
     constI64(values, shape = [values.length]) {
@@ -118,7 +120,7 @@ export function exportGraph(g: Graph, meta: { docString?: string } = {}): Export
     initializer: inits,
     input: g.inputs.map((v) => valueInfo(v.name!, v.dtype, v.shape)),
     output: g.outputs.map((v, i) => valueInfo(g.outputNames[i], v.dtype, v.shape)),
-  }, { docString: meta.docString });
+  }, { docString: meta.docString, domains: [...domains] });
   return { bytes, externalFolder: folder, inputNames: g.inputs.map((v) => v.name!), outputNames: [...g.outputNames] };
 }
 

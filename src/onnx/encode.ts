@@ -35,6 +35,8 @@ export interface ModelMeta {
   producerVersion?: string;
   docString?: string;
   metadata?: Record<string, string>;
+  /** Contrib operator sets used by the graph (imported at version 1). */
+  domains?: readonly string[];
 }
 
 /** Serialises a graph as an ONNX ModelProto (IR version 10, default-domain opset 21). */
@@ -44,7 +46,7 @@ export function encodeModel(graph: OnnxGraph, meta: ModelMeta = {}): Uint8Array 
     producerName: 'pasd',
     producerVersion: meta.producerVersion ?? '0',
     docString: meta.docString ?? '',
-    opsetImport: [{ domain: '', version: ONNX_OPSET }],
+    opsetImport: [{ domain: '', version: ONNX_OPSET }, ...(meta.domains ?? []).map((domain) => ({ domain, version: 1 }))],
     metadataProps: Object.entries(meta.metadata ?? {}).map(([key, value]) => ({ key, value })),
     graph,
   });

@@ -1,4 +1,5 @@
 /** The op registry: every op of `OpAttrs` with its definition; a missing one fails to compile. */
+import { attentionOps } from './attention.ts';
 import { convOps } from './conv.ts';
 import { elementwiseOps } from './elementwise.ts';
 import { linalgOps } from './linalg.ts';
@@ -16,4 +17,5 @@ export const OPS: OpRegistry = {
   ...convOps,
   ...normOps,
   ...resizeOps,
+  ...attentionOps,
 };

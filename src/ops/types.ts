@@ -17,8 +17,11 @@ export interface RefTensor {
 }
 
 export interface LowerCtx {
-  /** Emits one ONNX node; returns its output names (fresh unless `outputs` is given). */
-  node(opType: string, inputs: readonly string[], attrs?: OnnxAttribute[], outputs?: readonly string[]): string[];
+  /**
+   * Emits one ONNX node; returns its output names (fresh unless `outputs` is given).
+   * `domain` names a contrib operator set (`com.microsoft`), imported at version 1.
+   */
+  node(opType: string, inputs: readonly string[], attrs?: OnnxAttribute[], outputs?: readonly string[], domain?: string): string[];
   /** An int64 initializer (shapes, axes, pads …) and its name. */
   constI64(values: readonly number[], shape?: Shape): string;
   /** A scalar or small float initializer of `dtype` and its name. */
@@ -84,6 +87,7 @@ export interface OpAttrs {
   Resize: { mode: ResizeMode; sizes: readonly number[] };
   Pad: { pads: readonly number[]; mode: PadMode; value: number };
   Constant: { data: HostArray; dtype: DType; shape: Shape };
+  MultiHeadAttention: { heads: number; scale: number };
 }
 
 export type OpName = keyof OpAttrs;

@@ -29,3 +29,10 @@ test('Gemm with transposes, alpha, beta and a broadcast C', async () => {
   await checkForward(specs, f);
   checkVjp(specs, f);
 });
+
+test('MultiHeadAttention (com.microsoft, fused): forward against the reference, vjp against finite differences', async () => {
+  const f = (q: Tensor, k: Tensor, v: Tensor) => apply1('MultiHeadAttention', [q, k, v], { heads: 2, scale: 0.4 });
+  const specs = [{ shape: [2, 5, 6] }, { shape: [2, 7, 6] }, { shape: [2, 7, 4] }];
+  await checkForward(specs, f);
+  checkVjp(specs, f);
+});
