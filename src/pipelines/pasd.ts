@@ -14,7 +14,7 @@ import { samplePosterior } from '../models/autoencoders/autoencoder-kl.ts';
 import type { HostTensor } from '../runtime/session.ts';
 import { type Scheduler, createScheduler } from '../schedulers/index.ts';
 import type { CompileOptions } from '../engine/compile.ts';
-import { COLORIZATION_NEGATIVE_PROMPT, colorizationPrompt, grayInput, mergeColorization } from './colorize.ts';
+import { COLORIZATION_NEGATIVE_PROMPT, checkColorizationOptions, colorizationPrompt, grayInput, mergeColorization } from './colorize.ts';
 import { Denoiser } from './denoiser.ts';
 import { type ComponentPaths, type LoadOptions, type PasdComponents, componentPaths, loadComponents } from './load.ts';
 import { type ProcessingSizes, processingSizes } from './sizes.ts';
@@ -54,8 +54,8 @@ export interface UpscaleOptions {
   colorFix?: ColorFix;
   /**
    * Colorization (test_pasd.py `--control_type grayscale`): grey input, colorization prompts
-   * and scheduler, output at the input size with the input's luma. `upscale` must stay 1 and
-   * `colorFix` unset or 'none'; `negativePrompt` defaults to "b&w, color bleeding".
+   * and scheduler, output at the input size with the input's luma. `upscale` must stay 1,
+   * `colorFix` unset or 'none', `addedPrompt` unset; `negativePrompt` defaults to "b&w, color bleeding".
    */
   colorize?: boolean;
   scheduler?: SchedulerChoice;
@@ -209,9 +209,7 @@ export class PasdPipeline {
     asRgb(input, 'input image');
     const o = { ...DEFAULTS, ...options };
     const colorize = o.colorize;
-    if (colorize && o.upscale !== 1) throw new InputError(`colorization keeps the input size: upscale must be 1, got ${o.upscale}`);
-    if (colorize && options.colorFix !== undefined && options.colorFix !== 'none')
-      throw new InputError(`colorization takes no colour fix (it keeps the input's luma): got colorFix '${options.colorFix}'`);
+    if (colorize) checkColorizationOptions(options);
     const { source, image: img, sizes } = networkInput(input, o);
     const random = options.random ?? new Random(options.seed ?? 0);
     const settings: DenoiseSettings = {

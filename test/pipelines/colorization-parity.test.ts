@@ -105,4 +105,5 @@ test('colorization: upscale({ colorize: true }) free-running from the recorded n
 test('colorization: options that make no sense are refused by name', async () => {
   await assert.rejects(pipe.upscale(input, { colorize: true, upscale: 4 }), /upscale must be 1/);
   await assert.rejects(pipe.upscale(input, { colorize: true, colorFix: 'wavelet' }), /colorFix 'wavelet'/);
+  await assert.rejects(pipe.upscale(input, { colorize: true, addedPrompt: '8k' }), /addedPrompt/);
 });
