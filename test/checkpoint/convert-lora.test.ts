@@ -38,7 +38,7 @@ const outputName = (m: LoraModule) => `output.merged.${m.target === 'unet' ? 'un
 
 test('kohya names resolve to the manifest targets by the getattr walk', () => {
   const targets = fx.meta.targets as { kohya: string; module: string }[];
-  const got = plan().map((m) => [m.name, `${m.target === 'unet' ? 'unet' : 'text_encoder'}.${m.weightKey.replace(/\.weight$/, '')}`]);
+  const got = plan().map((m): [string, string] => [m.name, `${m.target === 'unet' ? 'unet' : 'text_encoder'}.${m.weightKey.replace(/\.weight$/, '')}`]);
   assert.deepEqual(new Map(got), new Map(targets.map((t) => [t.kohya, t.module])));
   assert.ok(plan().every((m) => m.alpha !== null));
 });
