@@ -134,6 +134,18 @@ export function personalize(base: PersonalizeBase, spec: PersonalizeSpec): Perso
   return { ...maps, unet: maps.unet!, cacheFile };
 }
 
+/**
+ * Layers PASD adds to the SD UNet, which no personalized SD model has: `pixel_attentions`
+ * (pasd/models/pasd/unet_2d_blocks.py) and PASD-light's `attn2_plus` / `norm2_plus` /
+ * `proj_in_plus` (pasd/models/pasd_light/attention.py, transformer_2d.py).
+ */
+const PASD_ONLY = /(^|\.)(pixel_attentions|attn2_plus|norm2_plus|proj_in_plus)\./;
+
+/** True for the UNet keys a plain SD UNet has (the ones a personalized UNet must provide). */
+function isPlainUnetKey(table: KeyTable, key: string): boolean {
+  return !PASD_ONLY.test(key) && table.toLdm(key) !== null;
+}
+
 /** A checkpoint tensor seen through a key mapping (same bytes, diffusers shape). */
 function refOf(file: CheckpointFile, m: KeyMapping): StoredTensor {
   return { ...storedTensor(file.path, file.tensors.get(m.ldm)!), shape: m.shape };
@@ -148,7 +160,7 @@ function converted(file: CheckpointFile, table: KeyTable, current: Weights, what
   const { mappings, unmatched } = ldmToDiffusers(table, file.tensors);
   if (!mappings.length) throw new CheckpointError(`${file.path}: has no ${what} weights (keys starting with "${table.prefix}"); it is not a Stable Diffusion single-file checkpoint`);
   const out = new Map(mappings.map((m) => [m.diffusers, refOf(file, m)]));
-  const needed = [...current.keys()].filter((k) => mode === 'strict' ? k !== 'text_model.embeddings.position_ids' : table.toLdm(k) !== null);
+  const needed = [...current.keys()].filter((k) => (mode === 'strict' ? k !== 'text_model.embeddings.position_ids' : isPlainUnetKey(table, k)));
   checkFits(`${file.path}: the ${what} weights`, out, current, needed, unmatched);
   return out;
 }
@@ -168,7 +180,7 @@ function checkFits(what: string, got: Weights, current: Weights, needed: readonl
 function replaceFromFolder(unet: Map<string, StoredTensor>, plain: KeyTable, dir: string): void {
   const folder = loadModelFolder(dir);
   const got = new Map([...folder.tensors].map(([k, t]) => [k, storedTensor(t.file.path, t.entry)]));
-  checkFits(`${dir}: the UNet weights`, got, unet, [...unet.keys()].filter((k) => plain.toLdm(k) !== null));
+  checkFits(`${dir}: the UNet weights`, got, unet, [...unet.keys()].filter((k) => isPlainUnetKey(plain, k)));
   for (const [k, v] of got) unet.set(k, v);
 }
 

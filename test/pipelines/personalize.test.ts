@@ -104,6 +104,16 @@ test('alpha 1 keeps every converted UNet tensor in the single file (F16, no cach
   }
 });
 
+test('PASD-light: the pixel-aware layers inside its transformer blocks are kept, the rest converted', () => {
+  const light = folder('pasd_light_unet');
+  const weights = weightsOf(light);
+  const out = personalize({ unet: { weights, layout: parseUNetConfig(light.config) } }, { singleFile });
+  const kept = [...weights.keys()].filter((k) => out.unet.get(k) === weights.get(k));
+  assert.equal(kept.length, 81);
+  assert.ok(kept.every((k) => /_plus\./.test(k)), kept.join(', '));
+  assert.equal(pathOf(out.unet.get('up_blocks.1.attentions.0.transformer_blocks.0.attn2.to_q.weight')!), singleFile);
+});
+
 test("a text encoder that does not fit the checkpoint's is refused naming the key and both shapes", () => {
   assert.throws(() => personalize(base(true), { singleFile, cacheDir: '/nonexistent' }),
     (e: Error) => e instanceof StateDictError && /token_embedding\.weight: model \[49408,32\], file \[1000,32\]/.test(e.message));
