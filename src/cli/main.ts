@@ -6,6 +6,8 @@ import { PasdError } from '../core/errors.ts';
 import { parityMain } from '../parity/main.ts';
 import { UsageError } from './args.ts';
 import { degradeCommand } from './degrade.ts';
+import { evalCommand } from './eval.ts';
+import { trainCommand } from './train.ts';
 import { upscaleCommand } from './upscale.ts';
 
 const USAGE = `pasd — Pixel-Aware Stable Diffusion super-resolution
@@ -15,6 +17,10 @@ usage:
                                     restore and upscale images (pasd upscale --help)
   pasd degrade <hr images|dirs> -o <dir> [--scale 4 --seed N --config yml]
                                     make LR images with Real-ESRGAN degradations (pasd degrade --help)
+  pasd eval --hr <dir> [--sr <dir> | --model <dir> --base <dir>] [options]
+                                    PSNR/SSIM/LPIPS/NIQE with a bicubic baseline (pasd eval --help)
+  pasd train --data <dir> --base <dir> --out <dir> [--init-from <dir>] [--resume]
+                                    train PASD (pasd train --help)
   pasd --help                       this text
 `;
 
@@ -33,6 +39,10 @@ export async function main(argv: string[]): Promise<number> {
         return await upscaleCommand(rest);
       case 'degrade':
         return await degradeCommand(rest);
+      case 'train':
+        return await trainCommand(rest);
+      case 'eval':
+        return await evalCommand(rest);
       default:
         process.stderr.write(`pasd: unknown command "${cmd}"\n\n${USAGE}`);
         return 2;

@@ -1,0 +1,163 @@
+/**
+ * The training loop of train_pasd.py: batches from the prefetching loader, one step graph
+ * run per micro-batch (gradients averaged over `gradientAccumulation` micro-batches, as
+ * accelerate divides the loss), clipping, AdamW at the scheduled LR, a JSONL log line per
+ * step, atomic checkpoints every `checkpointEvery` steps (and at the end), and `resume` from
+ * the newest complete checkpoint: weights, AdamW moments and step, LR schedule position,
+ * data position and random draws (every draw of step s comes from a generator seeded by
+ * (seed, s), so nothing else needs saving).
+ */
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError } from '../core/errors.ts';
+import { Random } from '../core/random.ts';
+import { vaeScaleFactor } from '../models/autoencoders/autoencoder-kl.ts';
+import { DDPMScheduler } from '../schedulers/ddpm.ts';
+import { ClipTokenizer } from '../tokenizer/clip_tokenizer.ts';
+import { type TrainerState, listCheckpoints, pruneCheckpoints, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
+import { type Degradation, type DatasetOptions, listImages, mixSeed } from './dataset.ts';
+import { SampleLoader } from './loader.ts';
+import type { PasdKind } from './models.ts';
+import { ADAMW_DEFAULTS, AdamW, type AdamWOptions, clipGradNorm } from './optimizer.ts';
+import { bindHostValues, parameterValues } from './params.ts';
+import { setupTraining } from './setup.ts';
+import { type ControlType, trainableParameters } from './step-graph.ts';
+import { StepRunner } from './step.ts';
+
+export type LrSchedule = 'constant' | 'constant_with_warmup';
+
+export interface TrainOptions {
+  data: string;
+  base: string;
+  initFrom?: string;
+  out: string;
+  kind?: PasdKind;
+  controlType: ControlType;
+  degradation: Degradation;
+  resolution: number;
+  batchSize: number;
+  gradientAccumulation: number;
+  maxSteps: number;
+  learningRate: number;
+  lrSchedule: LrSchedule;
+  warmupSteps: number;
+  adam: AdamWOptions;
+  maxGradNorm: number;
+  checkpointEvery: number;
+  keepCheckpoints: number;
+  proportionEmptyPrompts: number;
+  seed: number;
+  resume: boolean;
+  threads?: number;
+  controlnetConfig?: Record<string, unknown>;
+  warn?: (m: string) => void;
+  /** Called after every optimizer step. */
+  onStep?: (r: StepLog) => void;
+  /** Called after each file of a checkpoint is written (progress; tests stop the process here). */
+  onCheckpointFile?: (path: string) => void;
+}
+
+export const TRAIN_DEFAULTS = Object.freeze({
+  controlType: 'realisr' as ControlType, degradation: 'realesrgan' as Degradation, resolution: 512, batchSize: 1,
+  gradientAccumulation: 1, maxSteps: 1000, learningRate: 5e-6, lrSchedule: 'constant' as LrSchedule, warmupSteps: 500,
+  adam: ADAMW_DEFAULTS, maxGradNorm: 1, checkpointEvery: 500, keepCheckpoints: 3, proportionEmptyPrompts: 0.5, seed: 0, resume: false,
+});
+
+export interface StepLog {
+  step: number;
+  maxSteps: number;
+  loss: number;
+  lossMse: number;
+  lossL1: number[];
+  lr: number;
+  gradNorm: number;
+  seconds: number;
+}
+
+/** diffusers `get_scheduler` as a LambdaLR: the factor before optimizer step `done` + 1. */
+export function lrAt(o: Pick<TrainOptions, 'learningRate' | 'lrSchedule' | 'warmupSteps'>, done: number): number {
+  if (o.lrSchedule === 'constant' || done >= o.warmupSteps) return o.learningRate;
+  return (o.learningRate * done) / Math.max(1, o.warmupSteps);
+}
+
+export async function train(o: TrainOptions): Promise<{ step: number; log: StepLog[] }> {
+  if (o.controlType === 'grayscale' && o.degradation !== 'grayscale') throw new InputError('--control-type grayscale needs --degradation grayscale (the control image is the grayscale crop)');
+  mkdirSync(o.out, { recursive: true });
+  const setup = setupTraining({ base: o.base, initFrom: o.initFrom, kind: o.kind, controlnetConfig: o.controlnetConfig, warn: o.warn }, new Random(mixSeed(o.seed, 0)));
+  const params = trainableParameters(setup.controlnet, setup.unet);
+  let values = parameterValues(params);
+  const adam = new AdamW(values.map((v) => v.length), o.adam);
+  let step = 0, dataPosition = 0;
+  const resumeFrom = o.resume ? listCheckpoints(o.out).at(-1) : undefined;
+  pruneCheckpoints(o.out, Math.max(o.keepCheckpoints, 1));
+  if (resumeFrom) {
+    const c = readCheckpoint(resumeFrom.dir, params);
+    values = c.values;
+    c.expAvg.forEach((m, i) => adam.expAvg[i].set(m));
+    c.expAvgSq.forEach((m, i) => adam.expAvgSq[i].set(m));
+    adam.step = c.state.adamStep;
+    step = c.state.step;
+    dataPosition = c.state.dataPosition;
+  }
+  bindHostValues(params, values); // checkpoints read the live arrays AdamW updates
+
+  const files = listImages(o.data);
+  const dataOptions: DatasetOptions = { resolution: o.resolution, degradation: o.degradation, scale: 4, proportionEmptyPrompts: o.proportionEmptyPrompts, seed: o.seed };
+  const loader = new SampleLoader(files, dataOptions, dataPosition, Math.max(4, 2 * o.batchSize));
+  const tokenizer = ClipTokenizer.fromFolder(setup.tokenizerDir);
+  const scheduler = new DDPMScheduler(setup.schedulerConfig, o.warn ? (m) => o.warn!(`scheduler: ${m}`) : () => {});
+  const runner = new StepRunner(setup, params, scheduler, { threads: o.threads, controlType: o.controlType });
+  const logPath = join(o.out, 'train_log.jsonl');
+  const log: StepLog[] = [];
+  const R = o.resolution, B = o.batchSize, px = 3 * R * R;
+  const components = [
+    { name: 'unet', module: setup.unet, config: setup.configs.unet },
+    { name: 'controlnet', module: setup.controlnet, config: setup.configs.controlnet },
+    ...(setup.randomFrozen.includes('vae') ? [{ name: 'vae', module: setup.vae, config: setup.configs.vae }] : []),
+    ...(setup.randomFrozen.includes('text_encoder') ? [{ name: 'text_encoder', module: setup.textEncoder, config: setup.configs.textEncoder }] : []),
+  ];
+  const checkpoint = () => {
+    const state: TrainerState = { step, adamStep: adam.step, dataPosition: loader.position, seed: o.seed, kind: setup.kind, controlType: o.controlType, learningRate: o.learningRate };
+    writeCheckpoint(o.out, { step, models: components, params, expAvg: adam.expAvg, expAvgSq: adam.expAvgSq, state }, o.onCheckpointFile);
+    pruneCheckpoints(o.out, o.keepCheckpoints);
+  };
+  try {
+    while (step < o.maxSteps) {
+      const t0 = performance.now();
+      let sum: (Float32Array | null)[] | null = null;
+      let loss = 0, lossMse = 0, lossL1: number[] = [];
+      for (let a = 0; a < o.gradientAccumulation; a++) {
+        const samples = [];
+        for (let i = 0; i < B; i++) samples.push(await loader.take());
+        const pixelValues = new Float32Array(B * px), cond = new Float32Array(B * px);
+        samples.forEach((s, i) => { pixelValues.set(s.pixelValues, i * px); cond.set(s.cond, i * px); });
+        const ids = tokenizer.call(samples.map((s) => s.caption)).inputIds;
+        const rng = new Random(mixSeed(o.seed, 3, step, a));
+        const f = vaeScaleFactor(setup.vae.config), lat = B * setup.vae.config.latentChannels * (R / f) * (R / f);
+        const r = await runner.run({
+          pixelValues, cond, inputIds: ids, batch: B, height: R, width: R,
+          posteriorNoise: rng.randn(lat), noise: rng.randn(lat),
+          timesteps: Array.from({ length: B }, () => rng.randint(0, scheduler.config.numTrainTimesteps)),
+        }, values);
+        const k = 1 / o.gradientAccumulation;
+        loss += r.loss * k; lossMse += r.lossMse * k;
+        lossL1 = r.lossL1.map((x, i) => (lossL1[i] ?? 0) + x * k);
+        if (!sum) sum = r.grads.map((g) => g && Float32Array.from(g, (x) => x * k));
+        else r.grads.forEach((g, i) => { if (g) for (let j = 0; j < g.length; j++) sum![i]![j] += g[j] * k; });
+      }
+      const { totalNorm } = clipGradNorm(sum!, o.maxGradNorm);
+      const lr = lrAt(o, step);
+      adam.update(values, sum!, lr);
+      step++;
+      const entry: StepLog = { step, maxSteps: o.maxSteps, loss, lossMse, lossL1, lr, gradNorm: totalNorm, seconds: (performance.now() - t0) / 1000 };
+      log.push(entry);
+      appendFileSync(logPath, `${JSON.stringify({ ...entry, time: new Date().toISOString() })}\n`);
+      o.onStep?.(entry);
+      if (step % o.checkpointEvery === 0 || step === o.maxSteps) checkpoint();
+    }
+  } finally {
+    await loader.close();
+    await runner.release();
+  }
+  return { step, log };
+}
