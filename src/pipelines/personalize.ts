@@ -158,7 +158,7 @@ function refOf(file: CheckpointFile, m: KeyMapping): StoredTensor {
  */
 function converted(file: CheckpointFile, table: KeyTable, current: Weights, what: string, mode: 'strict' | 'partial'): Map<string, StoredTensor> {
   const { mappings, unmatched } = ldmToDiffusers(table, file.tensors);
-  if (!mappings.length) throw new CheckpointError(`${file.path}: has no ${what} weights (keys starting with "${table.prefix}"); it is not a Stable Diffusion single-file checkpoint`);
+  if (!mappings.length) throw new CheckpointError(`${file.path}: has no ${what} weights (keys starting with "${table.prefix}"); a Stable Diffusion single-file checkpoint holds the UNet, VAE and text encoder`);
   const out = new Map(mappings.map((m) => [m.diffusers, refOf(file, m)]));
   const needed = [...current.keys()].filter((k) => (mode === 'strict' ? k !== 'text_model.embeddings.position_ids' : isPlainUnetKey(table, k)));
   checkFits(`${file.path}: the ${what} weights`, out, current, needed, unmatched);
