@@ -19,9 +19,9 @@ function cubic(x: number): number {
   return 0;
 }
 
-/** For every output index: the first input index (0-based, may lie outside) and its weights. */
+/** For every output index: its `width` input indices (0-based, padding already mirrored in) and weights. */
 interface Taps {
-  readonly start: Int32Array;
+  readonly index: Int32Array;
   readonly weights: Float64Array;
   readonly width: number;
 }
@@ -36,14 +36,14 @@ function taps(inLength: number, outLength: number, scale: number, antialiasing: 
   const shrink = scale < 1 && antialiasing;
   const kernelWidth = shrink ? 4 / scale : 4;
   const p = Math.ceil(kernelWidth) + 2;
-  const start = new Int32Array(outLength);
+  const index = new Int32Array(outLength * p);
   const weights = new Float64Array(outLength * p);
   for (let k = 0; k < outLength; k++) {
     const u = (k + 1) / scale + 0.5 * (1 - 1 / scale);
     const left = Math.floor(u - kernelWidth / 2);
-    start[k] = left - 1; // 1-based MATLAB index → 0-based
     let sum = 0;
     for (let j = 0; j < p; j++) {
+      index[k * p + j] = mirror(left + j - 1, inLength); // 1-based MATLAB index → 0-based
       const d = u - (left + j);
       const w = shrink ? scale * cubic(d * scale) : cubic(d);
       weights[k * p + j] = w;
@@ -51,7 +51,7 @@ function taps(inLength: number, outLength: number, scale: number, antialiasing: 
     }
     for (let j = 0; j < p; j++) weights[k * p + j] /= sum;
   }
-  return { start, weights, width: p };
+  return { index, weights, width: p };
 }
 
 /** Symmetric padding: index −1 reads 0, index n reads n − 1 (repeated for tiny inputs). */
@@ -63,17 +63,15 @@ function mirror(i: number, n: number): number {
   }
 }
 
-/** One separable pass along an axis of length `n` with `stride` between its samples. */
-function resizeAxis(src: Float64Array, dst: Float64Array, t: Taps, n: number, lines: number, lineStep: number, srcStride: number, dstStride: number, dstLineStep: number): void {
-  const outLength = t.start.length;
+/** One separable pass along an axis, samples `srcStride` apart, for `lines` lines `lineStep` apart. */
+function resizeAxis(src: Float64Array, dst: Float64Array, t: Taps, lines: number, lineStep: number, srcStride: number, dstStride: number): void {
+  const p = t.width, outLength = t.index.length / p;
   for (let k = 0; k < outLength; k++) {
-    const idx = Array.from({ length: t.width }, (_, j) => mirror(t.start[k] + j, n) * srcStride);
-    const w = t.weights.subarray(k * t.width, (k + 1) * t.width);
     for (let l = 0; l < lines; l++) {
       const base = l * lineStep;
       let acc = 0;
-      for (let j = 0; j < t.width; j++) acc += w[j] * src[base + idx[j]];
-      dst[l * dstLineStep + k * dstStride] = acc;
+      for (let j = 0; j < p; j++) acc += t.weights[k * p + j] * src[base + t.index[k * p + j] * srcStride];
+      dst[l * lineStep + k * dstStride] = acc;
     }
   }
 }
@@ -86,12 +84,12 @@ export function imresize(img: FloatImage, scale: number, opts: { antialiasing?: 
   const aa = opts.antialiasing ?? true;
   // H pass: [inH, inW·c] → [outH, inW·c]; every (x, channel) column is one line.
   const mid = new Float64Array(outH * inW * c);
-  resizeAxis(img.data, mid, taps(inH, outH, scale, aa), inH, inW * c, 1, inW * c, inW * c, 1);
+  resizeAxis(img.data, mid, taps(inH, outH, scale, aa), inW * c, 1, inW * c, inW * c);
   // W pass: per row and channel, samples `c` apart.
   const out = new Float64Array(outH * outW * c);
   const tw = taps(inW, outW, scale, aa);
   for (let y = 0; y < outH; y++)
-    resizeAxis(mid.subarray(y * inW * c, (y + 1) * inW * c), out.subarray(y * outW * c, (y + 1) * outW * c), tw, inW, c, 1, c, c, 1);
+    resizeAxis(mid.subarray(y * inW * c, (y + 1) * inW * c), out.subarray(y * outW * c, (y + 1) * outW * c), tw, c, 1, c, c);
   return floatImage(outW, outH, c, out);
 }
 

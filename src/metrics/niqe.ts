@@ -103,9 +103,14 @@ export const BASICSR_NIQE_MODEL: NiqeModel = {
 };
 
 /** `niqe()` on a [0, 255] gray plane (already rounded as BasicSR does). */
+export function niqeBlocks(width: number, height: number): number {
+  return Math.floor(width / BLOCK) * Math.floor(height / BLOCK);
+}
+
 export function niqePlane(y: FloatImage, model: NiqeModel = BASICSR_NIQE_MODEL): number {
   const nbh = Math.floor(y.height / BLOCK), nbw = Math.floor(y.width / BLOCK);
-  if (nbh === 0 || nbw === 0) throw new InputError(`niqe: needs at least ${BLOCK}x${BLOCK} pixels, got ${y.width}x${y.height}`);
+  // The covariance over the blocks needs two of them (BasicSR returns NaN with one).
+  if (nbh * nbw < 2) throw new InputError(`niqe: needs at least two ${BLOCK}x${BLOCK} blocks (e.g. ${2 * BLOCK}x${BLOCK} pixels), got ${y.width}x${y.height}`);
   let w = nbw * BLOCK, h = nbh * BLOCK;
   let img = new Float64Array(w * h);
   for (let r = 0; r < h; r++) img.set(y.data.subarray(r * y.width, r * y.width + w), r * w);

@@ -39,25 +39,32 @@ export function psnr(img: Image, img2: Image, opts: MetricOptions = {}): number 
   return mse === 0 ? Infinity : 10 * Math.log10((255 * 255) / mse);
 }
 
-/** cv2.getGaussianKernel(11, 1.5) as an outer product: the 11×11 SSIM window (row-major). */
-const WINDOW: Float64Array = (() => {
+/** cv2.getGaussianKernel(11, 1.5); the SSIM window is its outer product with itself. */
+const KERNEL: Float64Array = (() => {
   const k = Array.from({ length: 11 }, (_, i) => Math.exp(-((i - 5) ** 2) / (2 * 1.5 * 1.5)));
   const s = k.reduce((x, y) => x + y, 0);
-  const g = k.map((v) => v / s);
-  return Float64Array.from({ length: 121 }, (_, i) => g[Math.floor(i / 11)] * g[i % 11]);
+  return Float64Array.from(k, (v) => v / s);
 })();
 
-/** The window applied at every valid position ([5:-5, 5:-5] of cv2.filter2D's output). */
+/**
+ * The window applied at every valid position ([5:-5, 5:-5] of cv2.filter2D's output), as a
+ * column pass then a row pass (the window is separable; cv2 itself filters through a DFT for
+ * a window this large, so neither order of summation is "the" original one).
+ */
 function filterValid(x: Float64Array, w: number, h: number): Float64Array {
   const ow = w - 10, oh = h - 10;
+  const cols = new Float64Array(oh * w);
+  for (let y = 0; y < oh; y++)
+    for (let xx = 0; xx < w; xx++) {
+      let acc = 0;
+      for (let i = 0; i < 11; i++) acc += KERNEL[i] * x[(y + i) * w + xx];
+      cols[y * w + xx] = acc;
+    }
   const out = new Float64Array(ow * oh);
   for (let y = 0; y < oh; y++)
     for (let xx = 0; xx < ow; xx++) {
       let acc = 0;
-      for (let i = 0; i < 11; i++) {
-        const row = (y + i) * w + xx;
-        for (let j = 0; j < 11; j++) acc += WINDOW[i * 11 + j] * x[row + j];
-      }
+      for (let j = 0; j < 11; j++) acc += KERNEL[j] * cols[y * w + xx + j];
       out[y * ow + xx] = acc;
     }
   return out;

@@ -82,6 +82,7 @@ test('metrics refuse mismatched shapes and too-small images', () => {
   assert.throws(() => ssim(makeImage(12, 12, 3), makeImage(12, 12, 3), { cropBorder: 1 }), /at least 11x11/);
   assert.throws(() => psnr(a, a, { cropBorder: 10 }), /too small for a crop border of 10/);
   assert.equal(psnr(a, a), Infinity);
-  assert.throws(() => niqe(makeImage(95, 200, 3)), /at least 96x96/);
+  assert.throws(() => niqe(makeImage(95, 200, 3)), /at least two 96x96 blocks/);
+  assert.throws(() => niqe(makeImage(191, 96, 3)), /at least two 96x96 blocks/);
   assert.throws(() => imresize(floatImage(2, 2, 1), 0), /scale must be a positive number/);
 });
