@@ -38,6 +38,19 @@ function weightsOf(backbone: CheckpointFile, lin: CheckpointFile): Map<string, S
   return out;
 }
 
+/** [N, H, W, C] uint8 values (any numeric array) → [N, C, H, W] float32 `v/255`, LPIPS's input. */
+export function nhwcU8ToNchw01(src: ArrayLike<number>, shape: readonly number[]): { data: Float32Array; shape: [number, number, number, number] } {
+  if (shape.length !== 4 || src.length !== shape[0] * shape[1] * shape[2] * shape[3])
+    throw new ShapeError(`LPIPS: expected [N, H, W, C] data, got ${src.length} values for [${shape.join(', ')}]`);
+  const [n, h, w, c] = shape;
+  const data = new Float32Array(src.length);
+  for (let b = 0; b < n; b++)
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++)
+        for (let k = 0; k < c; k++) data[((b * c + k) * h + y) * w + x] = src[((b * h + y) * w + x) * c + k] / 255;
+  return { data, shape: [n, c, h, w] };
+}
+
 export interface LpipsResult {
   /** Per pair. */
   readonly distance: Float32Array;

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { openSafetensors } from '../../src/checkpoint/safetensors.ts';
-import { LpipsMetric } from '../../src/metrics/lpips.ts';
+import { LpipsMetric, nhwcU8ToNchw01 } from '../../src/metrics/lpips.ts';
 import { Lpips } from '../../src/models/lpips/lpips.ts';
 import { assertClose, fixtureCase, modelDir } from '../parity/fixtures.ts';
 
@@ -18,16 +18,8 @@ const fx = fixtureCase('lpips_pairs');
 const metrics = new Map<string, LpipsMetric>();
 after(async () => { for (const m of metrics.values()) await m.release(); });
 
-/** input.<tag>_inK_u8 [N,H,W,3] → [N,3,H,W] float32 u8/255 (what `im/255` gives the original). */
-function batch(name: string): { data: Float32Array; shape: [number, number, number, number] } {
-  const [n, h, w, c] = fx.file.tensors.get(name)!.shape;
-  const src = fx.file.readF32(name);
-  const data = new Float32Array(src.length);
-  for (let b = 0; b < n; b++)
-    for (let y = 0; y < h; y++)
-      for (let x = 0; x < w; x++)
-        for (let k = 0; k < c; k++) data[((b * c + k) * h + y) * w + x] = src[((b * h + y) * w + x) * c + k] / 255;
-  return { data, shape: [n, c, h, w] };
+function batch(name: string) {
+  return nhwcU8ToNchw01(fx.file.readF32(name), fx.file.tensors.get(name)!.shape);
 }
 
 for (const net of ['alex', 'vgg'] as const) {

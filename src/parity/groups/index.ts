@@ -2,6 +2,8 @@
 import type { GroupHandler } from '../types.ts';
 import { degradations } from './degradations.ts';
 import { helpers } from './helpers.ts';
+import { lpips } from './lpips.ts';
+import { metrics } from './metrics.ts';
 import { models } from './models.ts';
 import { schedulers } from './schedulers.ts';
 import { text } from './text.ts';
@@ -15,4 +17,6 @@ export const HANDLERS: Readonly<Record<string, GroupHandler>> = {
   models_light: models,
   vae,
   degradations,
+  metrics,
+  lpips,
 };
