@@ -21,6 +21,8 @@ import { readSourceF32 } from './params.ts';
 
 export const COMPLETE_MARKER = 'COMPLETE';
 const WEIGHTS = 'diffusion_pytorch_model.safetensors';
+/** transformers' file name for the text encoder, diffusers' for the rest. */
+const weightsFile = (component: string) => (component === 'text_encoder' ? 'model.safetensors' : WEIGHTS);
 
 export interface TrainerState {
   step: number;
@@ -67,9 +69,9 @@ export function writeCheckpoint(out: string, c: CheckpointContent, afterFile?: (
     writeSynced(join(dir, 'config.json'), `${JSON.stringify(m.config, null, 2)}\n`);
     const params = new Map(m.module.namedParameters());
     const specs = [...params].map(([name, p]) => ({ name, dtype: 'float32' as const, shape: p.shape }));
-    writeSafetensorsStreaming(join(dir, WEIGHTS), specs, (s) => readSourceF32(params.get(s.name)!.source!, numel(s.shape)), { format: 'pt' });
+    writeSafetensorsStreaming(join(dir, weightsFile(m.name)), specs, (s) => readSourceF32(params.get(s.name)!.source!, numel(s.shape)), { format: 'pt' });
     fsyncPath(dir);
-    afterFile?.(join(dir, WEIGHTS));
+    afterFile?.(join(dir, weightsFile(m.name)));
   }
   const moments = c.params.flatMap((p, i) => [
     { name: `exp_avg.${p.name}`, dtype: 'float32' as const, shape: p.shape, data: c.expAvg[i] },

@@ -49,6 +49,8 @@ export interface TrainOptions {
   seed: number;
   resume: boolean;
   threads?: number;
+  /** onnxruntime graph optimisation (default 'all'; tests use 'disabled' to compile faster). */
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
   controlnetConfig?: Record<string, unknown>;
   warn?: (m: string) => void;
   /** Called after every optimizer step. */
@@ -106,7 +108,7 @@ export async function train(o: TrainOptions): Promise<{ step: number; log: StepL
   const loader = new SampleLoader(files, dataOptions, dataPosition, Math.max(4, 2 * o.batchSize));
   const tokenizer = ClipTokenizer.fromFolder(setup.tokenizerDir);
   const scheduler = new DDPMScheduler(setup.schedulerConfig, o.warn ? (m) => o.warn!(`scheduler: ${m}`) : () => {});
-  const runner = new StepRunner(setup, params, scheduler, { threads: o.threads, controlType: o.controlType });
+  const runner = new StepRunner(setup, params, scheduler, { threads: o.threads, optimization: o.optimization, controlType: o.controlType });
   const logPath = join(o.out, 'train_log.jsonl');
   const log: StepLog[] = [];
   const R = o.resolution, B = o.batchSize, px = 3 * R * R;
