@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { PasdError } from '../core/errors.ts';
 import { readImage, writeImage } from '../image/codec-node.ts';
 import { PasdPipeline, type SchedulerChoice, type UpscaleOptions } from '../pipelines/pasd.ts';
+import { type PersonalizeSpec, classifyPersonalizedModel } from '../pipelines/personalize.ts';
 import { UsageError, choice, inputFiles, num } from './args.ts';
 import { ProgressBar } from './progress.ts';
 
@@ -18,6 +19,11 @@ models:
   --model DIR            PASD or PASD-light checkpoint folder with unet/ and controlnet/ (diffusers layout,
                          .safetensors or .bin; PASD-light is recognised from its weights)
   --base DIR             Stable Diffusion 1.5 folder with vae/, text_encoder/, tokenizer/ (scheduler/ optional)
+  --personalized PATH    stylization: a single-file SD1.5 checkpoint (.safetensors/.ckpt, LDM keys),
+                         a LoRA (.safetensors, kohya or diffusers) or a diffusers unet/ folder
+  --blending-alpha X     single file: UNet = file·X + PASD·(1−X) (default 1.0)
+  --multiplier X         LoRA strength (default 0.6)
+  --lora-alpha-compat M  kohya (default: scale by alpha/rank) | original (PASD's merge, ignores alpha)
 options:
   -o, --output DIR       output folder (created if missing)
   -s, --scale N          upscale factor (default 4; colorization: 1)
@@ -59,6 +65,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
       'color-fix': { type: 'string' }, scheduler: { type: 'string' }, seed: { type: 'string' }, threads: { type: 'string' },
       'max-pixels': { type: 'string' }, format: { type: 'string', short: 'f' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' },
       colorize: { type: 'boolean' }, 'control-type': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      personalized: { type: 'string' }, 'blending-alpha': { type: 'string' }, multiplier: { type: 'string' }, 'lora-alpha-compat': { type: 'string' },
     },
   });
   if (v.help) {
@@ -104,9 +111,9 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
 
   let pipe: PasdPipeline;
   try {
-    pipe = PasdPipeline.fromPretrained(v.model, v.base, { threads });
+    pipe = PasdPipeline.fromPretrained(v.model, v.base, { threads, personalize: personalizationOf(v) });
   } catch (e) {
-    if (e instanceof PasdError) {
+    if (e instanceof PasdError && !(e instanceof UsageError)) {
       process.stderr.write(`pasd upscale: cannot load the models: ${e.message}\n`);
       return 3;
     }
@@ -137,4 +144,18 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
   }
   if (v.json) process.stdout.write(JSON.stringify({ results }, null, 2) + '\n');
   return results.some((r) => r.error) ? 1 : 0;
+}
+
+/** The --personalized options as a spec (kind decided from the path as the original does). */
+function personalizationOf(v: Record<string, string | boolean | undefined>): PersonalizeSpec | undefined {
+  const path = v.personalized as string | undefined;
+  const blendingAlpha = num(v['blending-alpha'] as string | undefined, 'blending-alpha', { min: 0, max: 1 });
+  const multiplier = num(v.multiplier as string | undefined, 'multiplier');
+  const loraAlphaCompat = choice(v['lora-alpha-compat'] as string | undefined, 'lora-alpha-compat', ['kohya', 'original'] as const);
+  if (!path) {
+    if (blendingAlpha !== undefined || multiplier !== undefined || loraAlphaCompat) throw new UsageError('--blending-alpha, --multiplier and --lora-alpha-compat need --personalized PATH');
+    return undefined;
+  }
+  const kind = classifyPersonalizedModel(path);
+  return kind === 'unetFolder' ? { unetFolder: path } : kind === 'lora' ? { lora: path, multiplier, loraAlphaCompat } : { singleFile: path, blendingAlpha };
 }

@@ -21,6 +21,7 @@ import { PasdLightUNet2DConditionModel } from '../models/pasd_light/unet.ts';
 import { PasdUNet2DConditionModel } from '../models/unets/pasd-unet.ts';
 import type { Module, StoredTensor } from '../nn/module.ts';
 import { ClipTokenizer } from '../tokenizer/clip_tokenizer.ts';
+import { type PersonalizeSpec, personalize } from './personalize.ts';
 import type { DenoisingUNet } from './denoiser.ts';
 
 export interface ComponentPaths {
@@ -39,6 +40,8 @@ export interface LoadOptions {
   /** PASD-light UNet (true), PASD UNet (false); default: PASD-light when the weights have `attn2_plus` keys. */
   light?: boolean;
   warn?: (message: string) => void;
+  /** Personalized model (stylization): single-file checkpoint, LoRA or diffusers unet folder. */
+  personalize?: PersonalizeSpec;
 }
 
 export interface PasdComponents {
@@ -93,8 +96,8 @@ function weightsOf(folder: ReturnType<typeof loadModelFolder>): Map<string, Stor
 }
 
 /** Names the model's parameters `<what>.<key>` (unique across models in one graph) and binds its weights. */
-function bind<M extends Module>(m: M, folder: ReturnType<typeof loadModelFolder>, what: string): M {
-  m.nameTree(what).loadWeights(weightsOf(folder), { what: `${what} (${folder.dir})` });
+function bind<M extends Module>(m: M, weights: ReadonlyMap<string, StoredTensor>, what: string, where: string): M {
+  m.nameTree(what).loadWeights(weights, { what: `${what} (${where})` });
   return m;
 }
 
@@ -123,11 +126,18 @@ export function loadComponents(p: ComponentPaths, options: LoadOptions = {}): Pa
   // An explicit choice that contradicts the weights fails in loadWeights, naming the keys.
   const light = options.light ?? isLightUNet(unetF.tensors.keys());
   const unetConfig = parseUNetConfig(unetF.config, `${p.unet}/config.json`, warn);
+  const vaeConfig = parseVaeConfig(vaeF.config, `${p.vae}/config.json`, warn);
+  let weights = { unet: weightsOf(unetF), vae: weightsOf(vaeF), textEncoder: weightsOf(teF) };
+  const spec = options.personalize;
+  if (spec && (spec.singleFile || spec.lora || spec.unetFolder)) {
+    const w = personalize({ unet: { weights: weights.unet, layout: unetConfig }, vae: { weights: weights.vae, layout: vaeConfig }, textEncoder: { weights: weights.textEncoder } }, spec);
+    weights = { unet: w.unet, vae: w.vae ?? weights.vae, textEncoder: w.textEncoder ?? weights.textEncoder };
+  }
   return {
-    unet: bind(light ? new PasdLightUNet2DConditionModel(unetConfig) : new PasdUNet2DConditionModel(unetConfig), unetF, 'unet'),
-    controlnet: bind(new ControlNetModel(parseControlNetConfig(ctrlF.config, `${p.controlnet}/config.json`, warn)), ctrlF, 'controlnet'),
-    vae: bind(new AutoencoderKL(parseVaeConfig(vaeF.config, `${p.vae}/config.json`, warn)), vaeF, 'vae'),
-    textEncoder: bind(new CLIPTextModel(parseClipTextConfig(teF.config, `${p.textEncoder}/config.json`, warn)), teF, 'text_encoder'),
+    unet: bind(light ? new PasdLightUNet2DConditionModel(unetConfig) : new PasdUNet2DConditionModel(unetConfig), weights.unet, 'unet', p.unet),
+    controlnet: bind(new ControlNetModel(parseControlNetConfig(ctrlF.config, `${p.controlnet}/config.json`, warn)), weightsOf(ctrlF), 'controlnet', p.controlnet),
+    vae: bind(new AutoencoderKL(vaeConfig), weights.vae, 'vae', p.vae),
+    textEncoder: bind(new CLIPTextModel(parseClipTextConfig(teF.config, `${p.textEncoder}/config.json`, warn)), weights.textEncoder, 'text_encoder', p.textEncoder),
     tokenizer: ClipTokenizer.fromFolder(p.tokenizer),
     light,
     schedulerConfig: readSchedulerConfig(p.scheduler, SD15_SCHEDULER_CONFIG),

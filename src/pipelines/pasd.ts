@@ -116,8 +116,8 @@ export class PasdPipeline {
   }
 
   static fromFolders(paths: ComponentPaths, options: CompileOptions & LoadOptions = {}): PasdPipeline {
-    const { light, warn, ...compile } = options;
-    return new PasdPipeline(loadComponents(paths, { light, warn }), compile);
+    const { light, warn, personalize, ...compile } = options;
+    return new PasdPipeline(loadComponents(paths, { light, warn, personalize }), compile);
   }
 
   /** A fresh scheduler of the chosen class, from the Real-ISR or the colorization config. */

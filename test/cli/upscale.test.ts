@@ -61,3 +61,19 @@ test('bad input gives a clear message and a non-zero exit, no stack trace', () =
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   }
 });
+
+test('stylization: a kohya LoRA changes the result; a bad personalized path exits 3; its options need it', async () => {
+  const plain = join(dir, 'plain'), lora = join(dir, 'lora');
+  const one = join(dir, 'one');
+  mkdirSync(one);
+  await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 120, g: 90, b: 60 } } }).png().toFile(join(one, 'x.png'));
+  assert.equal(pasd('upscale', one, '-o', plain, '-s', '2', ...fast).code, 0);
+  const r = pasd('upscale', one, '-o', lora, '-s', '2', ...fast, '--personalized', resolve(FIXTURES, 'cases/convert_lora_kohya.safetensors'), '--multiplier', '1.5');
+  assert.equal(r.code, 0, r.stderr);
+  const [a, b] = await Promise.all([plain, lora].map((d) => sharp(join(d, 'x.png')).raw().toBuffer()));
+  assert.notDeepEqual(a, b, 'the LoRA changes the output');
+  const bad = pasd('upscale', one, '-o', join(dir, 'bad'), ...fast, '--personalized', join(dir, 'nope.safetensors'));
+  assert.equal(bad.code, 3, bad.stderr);
+  assert.match(bad.stderr, /nope\.safetensors/);
+  assert.equal(pasd('upscale', one, '-o', join(dir, 'bad'), ...fast, '--multiplier', '1').code, 2);
+});
