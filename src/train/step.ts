@@ -97,13 +97,13 @@ export class StepRunner {
     if (h % f || w % f) throw new InputError(`train step: crop ${w}×${h} must be a multiple of the VAE factor ${f}`);
     if (x.timesteps.length !== b) throw new InputError(`train step: ${x.timesteps.length} timesteps for a batch of ${b}`);
     if (values.length !== this.params.length) throw new InputError(`train step: ${values.length} parameter arrays for ${this.params.length} trainable parameters`);
+    if (this.scheduler.config.predictionType !== 'epsilon' && this.scheduler.config.predictionType !== 'v_prediction')
+      throw new InputError(`train step: prediction_type "${this.scheduler.config.predictionType}" is not trainable here (train_pasd.py: epsilon or v_prediction)`);
     const { latents, shape: ls } = await this.encodeLatents(x.pixelValues, b, h, w, x.posteriorNoise);
     const noisy = this.scheduler.addNoise(latents, x.noise, x.timesteps);
     const target = this.scheduler.config.predictionType === 'v_prediction'
       ? this.scheduler.getVelocity(latents, x.noise, x.timesteps)
       : x.noise;
-    if (this.scheduler.config.predictionType !== 'epsilon' && this.scheduler.config.predictionType !== 'v_prediction')
-      throw new InputError(`train step: prediction_type "${this.scheduler.config.predictionType}" is not trainable here (train_pasd.py: epsilon or v_prediction)`);
     const ehs = await this.encodeText(x.inputIds, b);
     const [, seq, dim] = ehs.shape;
     const controlType = this.options.controlType ?? 'realisr';
