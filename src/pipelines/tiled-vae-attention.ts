@@ -2,49 +2,64 @@
  * The VAE mid-block self-attention (diffusers 0.29.2 `attention_processor.py` AttnProcessor2_0
  * on `Attention(residual_connection=True)` with a GroupNorm, one head of C channels) over ALL
  * latent pixels, exactly, in bounded memory:
- *   1. per band of rows: q, k, v = to_q/k/v(groupnorm(x)) with the image-wide statistics;
- *   2. per (query band, key band): softmax(q·kᵀ/√C) restricted to the key band, its values
- *      o_b and the row log-sum-exp lse_b; the bands are merged on the host in float64 as
- *      o = Σ_b exp(lse_b − LSE)·o_b (the usual blockwise softmax; one key band = plain softmax);
- *   3. per query band: out = x + to_out(o).
- * There is no ReduceMax op in our IR, so lse_b comes from the normalised softmax p itself:
+ *   1. per chunk of tokens (pixels): q, k, v = to_q/k/v(groupnorm(x)) with the image-wide
+ *      statistics, stored token-major;
+ *   2. per chunk of queries: out = x + to_out(softmax(q·kᵀ/√C)·v). The score block is
+ *      [queries × keys]; when all keys do not fit the budget with the smallest query chunk,
+ *      keys come in bands whose softmax results o_b and row log-sum-exps lse_b are merged on
+ *      the host in float64 (o = Σ_b exp(lse_b − LSE)·o_b, the blockwise softmax).
+ * Our IR has no ReduceMax, so lse_b comes from the normalised softmax p itself:
  * Σ_j p_j·(s_j − log p_j) = lse exactly when p = softmax(s).
+ *
+ * The cost is the model's, tiled or not: about 4·N²·C flops for N latent pixels (SD's VAE,
+ * C = 512: 0.55 TFLOP for a 1024² image, 8.8 TFLOP at 2048²); what changes is the memory,
+ * nq·N scores instead of N².
  */
 import { Graph } from '../ir/graph.ts';
 import type { SpatialSelfAttention } from '../models/autoencoders/vae.ts';
 import { Tensor } from '../ops/tensor.ts';
+import type { HostTensor } from '../runtime/session.ts';
 import type { GraphCache } from './graph-cache.ts';
 import type { FeatureMap, GroupStats, MapPool } from './tiled-vae-maps.ts';
 import { normWith } from './tiled-vae-segments.ts';
 
-const f32 = (shape: number[]) => ({ dtype: 'float32' as const, shape });
+const f32 = (shape: number[], data: Float32Array): HostTensor => ({ dtype: 'float32', shape, data });
+const input = (g: Graph, name: string, shape: number[]) => new Tensor(g, g.addInput(name, { dtype: 'float32', shape }));
 
 function traceProject(a: SpatialSelfAttention, key: string, c: number, n: number): Graph {
   const g = new Graph(`tiled_vae_${key}_qkv_${n}`);
-  const x = new Tensor(g, g.addInput('x', f32([1, c, n])));
-  const tokens = normWith(g, a.group_norm, x).transpose([0, 2, 1]); // [1, n, C]
+  const tokens = normWith(g, a.group_norm, input(g, 'x', [1, c, n])).transpose([0, 2, 1]); // [1, n, C]
   g.setOutputs({ q: a.to_q.forward(tokens).value, k: a.to_k.forward(tokens).value, v: a.to_v.forward(tokens).value });
   return g;
 }
 
-function traceBlock(a: SpatialSelfAttention, key: string, c: number, nq: number, nk: number): Graph {
-  const g = new Graph(`tiled_vae_${key}_attn_${nq}x${nk}`);
-  const q = new Tensor(g, g.addInput('q', f32([1, nq, c])));
-  const k = new Tensor(g, g.addInput('k', f32([1, nk, c])));
-  const v = new Tensor(g, g.addInput('v', f32([1, nk, c])));
-  const s = q.matmul(k.mT()).mul(a.scale); // [1, nq, nk]
-  const p = s.softmax(-1);
-  const lse = p.mul(s.sub(p.clip(1e-30, 1).log())).sum([-1]); // [1, nq]
-  g.setOutputs({ o: p.matmul(v).value, lse: lse.value });
+/** x + to_out(o) with o [1, n, C], x [1, C, n] → [1, C, n] */
+function finish(a: SpatialSelfAttention, o: Tensor, x: Tensor): Tensor {
+  return x.add(a.to_out.items.reduce((t, m) => m.forward(t), o).transpose([0, 2, 1]));
+}
+
+/** All keys at once: q [1, nq, C], k, v [1, N, C], x [1, C, nq] → out [1, C, nq]. */
+function traceWhole(a: SpatialSelfAttention, key: string, c: number, nq: number, n: number): Graph {
+  const g = new Graph(`tiled_vae_${key}_attn_${nq}x${n}`);
+  const q = input(g, 'q', [1, nq, c]), k = input(g, 'k', [1, n, c]), v = input(g, 'v', [1, n, c]);
+  const o = q.matmul(k.mT()).mul(a.scale).softmax(-1).matmul(v);
+  g.setOutputs({ out: finish(a, o, input(g, 'x', [1, c, nq])).value });
   return g;
 }
 
-function traceFinish(a: SpatialSelfAttention, key: string, c: number, n: number): Graph {
-  const g = new Graph(`tiled_vae_${key}_out_${n}`);
-  const o = new Tensor(g, g.addInput('o', f32([1, n, c])));
-  const x = new Tensor(g, g.addInput('x', f32([1, c, n])));
-  const y = a.to_out.items.reduce((t, m) => m.forward(t), o).transpose([0, 2, 1]); // [1, C, n]
-  g.setOutputs({ out: x.add(y).value });
+/** One key band: softmax over the band's keys, o [1, nq, C] and lse [1, nq]. */
+function traceBand(a: SpatialSelfAttention, key: string, c: number, nq: number, nk: number): Graph {
+  const g = new Graph(`tiled_vae_${key}_band_${nq}x${nk}`);
+  const q = input(g, 'q', [1, nq, c]), k = input(g, 'k', [1, nk, c]), v = input(g, 'v', [1, nk, c]);
+  const s = q.matmul(k.mT()).mul(a.scale); // [1, nq, nk]
+  const p = s.softmax(-1);
+  g.setOutputs({ o: p.matmul(v).value, lse: p.mul(s.sub(p.clip(1e-30, 1).log())).sum([-1]).value });
+  return g;
+}
+
+function traceFinish(a: SpatialSelfAttention, key: string, c: number, nq: number): Graph {
+  const g = new Graph(`tiled_vae_${key}_out_${nq}`);
+  g.setOutputs({ out: finish(a, input(g, 'o', [1, nq, c]), input(g, 'x', [1, c, nq])).value });
   return g;
 }
 
@@ -58,72 +73,71 @@ export interface AttentionRun {
   readonly maxScores: number;
 }
 
-/** Rows per query band and per key band for an h × w map within `maxScores`. */
-export function attentionBands(h: number, w: number, maxScores: number): { qRows: number; kRows: number } {
-  const n = h * w;
-  if (n * n <= maxScores) return { qRows: h, kRows: h };
-  const qRows = Math.max(1, Math.min(h, Math.floor(Math.sqrt(maxScores) / w)));
-  const kRows = Math.max(1, Math.min(h, Math.floor(maxScores / (qRows * w * w))));
-  return { qRows, kRows };
+/** Query chunk and key band sizes (tokens) for n tokens within `maxScores`; nk = n: all keys at once. */
+export function attentionChunks(n: number, maxScores: number): { nq: number; nk: number } {
+  // Query chunks of at least 64 tokens keep q·kᵀ compute-bound (each chunk reads all keys).
+  const minQ = Math.min(n, 64);
+  if (minQ * n <= maxScores) return { nq: Math.min(n, Math.floor(maxScores / n)), nk: n };
+  const nq = Math.max(1, Math.min(n, Math.floor(Math.sqrt(maxScores))));
+  return { nq, nk: Math.max(1, Math.floor(maxScores / nq)) };
 }
 
-/** x [C, H, W] with its GroupNorm statistics → x + attention(x) written to a new map (with `outStats`). */
+/** x [C, H, W] with its GroupNorm statistics → x + attention(x) in a new map (with `outStats`). */
 export async function runAttention(r: AttentionRun, x: FeatureMap, stats: GroupStats, outStats: GroupStats): Promise<FeatureMap> {
   const { attn, key, cache, pool } = r;
-  const { c, h, w } = x;
-  const n = h * w;
-  const { qRows, kRows } = attentionBands(h, w, r.maxScores);
+  const c = x.c, n = x.h * x.w;
+  const { nq, nk } = attentionChunks(n, r.maxScores);
   const { mean, rstd } = stats.meanRstd(n, attn.group_norm.eps);
-  const norm = { mean: { dtype: 'float32' as const, shape: [1, c, 1], data: mean }, rstd: { dtype: 'float32' as const, shape: [1, c, 1], data: rstd } };
+  const tokens = x.flat(); // [C, 1, N]
 
-  // 1. q, k, v as token-major maps [1, N, C] (a key band is then one contiguous read).
   const qkv = { q: pool.create(1, n, c), k: pool.create(1, n, c), v: pool.create(1, n, c) };
+  const out = pool.create(c, x.h, x.w);
   try {
-    const bandRows = Math.min(h, Math.max(qRows, kRows));
-    const project = await cache.get(`${key}/qkv/${bandRows * w}`, () => traceProject(attn, key, c, bandRows * w));
-    for (let y = 0; y < h; y += bandRows) {
-      const out = await project.run({ x: { dtype: 'float32', shape: [1, c, bandRows * w], data: x.read(y, bandRows, 0, w) }, ...norm });
-      for (const name of ['q', 'k', 'v'] as const) qkv[name].write(out[name].data as Float32Array, y * w, bandRows * w, 0, c, null);
+    const project = await cache.get(`${key}/qkv/${nq}`, () => traceProject(attn, key, c, nq));
+    for (let t = 0; t < n; t += nq) {
+      const res = await project.run({ x: f32([1, c, nq], tokens.read(0, 1, t, nq)), mean: f32([1, c, 1], mean), rstd: f32([1, c, 1], rstd) });
+      for (const name of ['q', 'k', 'v'] as const) qkv[name].write(res[name].data as Float32Array, t, nq, 0, c, null);
     }
-
-    // 2–3. Blockwise softmax per query band, then the output projection and residual.
-    const out = pool.create(c, h, w);
-    const nq = qRows * w;
-    const finish = await cache.get(`${key}/out/${nq}`, () => traceFinish(attn, key, c, nq));
-    for (let yq = 0; yq < h; yq += qRows) {
-      const q = qkv.q.read(yq * w, nq, 0, c);
-      const acc = new Float64Array(nq * c);
-      const lse = new Float64Array(nq).fill(-Infinity);
-      for (let yk = 0; yk < h; yk += kRows) {
-        const nk = Math.min(kRows, h - yk) * w;
-        const block = await cache.get(`${key}/attn/${nq}x${nk}`, () => traceBlock(attn, key, c, nq, nk));
-        const res = await block.run({
-          q: { dtype: 'float32', shape: [1, nq, c], data: q },
-          k: { dtype: 'float32', shape: [1, nk, c], data: qkv.k.read(yk * w, nk, 0, c) },
-          v: { dtype: 'float32', shape: [1, nk, c], data: qkv.v.read(yk * w, nk, 0, c) },
-        });
-        mergeBlock(acc, lse, res.o.data as Float32Array, res.lse.data as Float32Array, c);
+    const outTokens = out.flat();
+    const whole = nk === n ? { k: qkv.k.all(), v: qkv.v.all() } : null;
+    for (let t = 0; t < n; t += nq) {
+      const q = f32([1, nq, c], qkv.q.read(t, nq, 0, c)), xs = f32([1, c, nq], tokens.read(0, 1, t, nq));
+      let res;
+      if (whole) {
+        const g = await cache.get(`${key}/whole/${nq}x${n}`, () => traceWhole(attn, key, c, nq, n));
+        res = await g.run({ q, k: f32([1, n, c], whole.k), v: f32([1, n, c], whole.v), x: xs });
+      } else {
+        const o = await keyBands(r, qkv.k, qkv.v, q, nq, nk, n, c);
+        res = await (await cache.get(`${key}/out/${nq}`, () => traceFinish(attn, key, c, nq))).run({ o: f32([1, nq, c], o), x: xs });
       }
-      const res = await finish.run({
-        o: { dtype: 'float32', shape: [1, nq, c], data: Float32Array.from(acc) },
-        x: { dtype: 'float32', shape: [1, c, nq], data: x.read(yq, qRows, 0, w) },
-      });
-      out.write(res.out.data as Float32Array, yq, qRows, 0, w, outStats);
+      // out's statistics are accumulated through the flat view: same values, same groups.
+      outTokens.write(res.out.data as Float32Array, 0, 1, t, nq, outStats);
     }
     return out;
+  } catch (e) {
+    out.release();
+    throw e;
   } finally {
     for (const m of Object.values(qkv)) m.release();
   }
 }
 
-/** acc, lse ← the softmax-weighted merge of the running result with block (o, lseB). */
-function mergeBlock(acc: Float64Array, lse: Float64Array, o: Float32Array, lseB: Float32Array, c: number): void {
-  for (let i = 0; i < lse.length; i++) {
-    const m = Math.max(lse[i], lseB[i]);
-    const wa = Math.exp(lse[i] - m), wb = Math.exp(lseB[i] - m);
-    const total = wa + wb;
-    const ka = wa / total, kb = wb / total;
-    for (let j = i * c; j < (i + 1) * c; j++) acc[j] = acc[j] * ka + o[j] * kb;
-    lse[i] = m + Math.log(total);
+/** softmax(q·kᵀ)·v for one query chunk with the keys in bands, merged in float64. */
+async function keyBands(r: AttentionRun, k: FeatureMap, v: FeatureMap, q: HostTensor, nq: number, nk: number, n: number, c: number): Promise<Float32Array> {
+  const acc = new Float64Array(nq * c);
+  const lse = new Float64Array(nq).fill(-Infinity);
+  for (let u = 0; u < n; u += nk) {
+    const len = Math.min(nk, n - u);
+    const g = await r.cache.get(`${r.key}/band/${nq}x${len}`, () => traceBand(r.attn, r.key, c, nq, len));
+    const res = await g.run({ q, k: f32([1, len, c], k.read(u, len, 0, c)), v: f32([1, len, c], v.read(u, len, 0, c)) });
+    const o = res.o.data as Float32Array, lseB = res.lse.data as Float32Array;
+    for (let i = 0; i < nq; i++) {
+      const m = Math.max(lse[i], lseB[i]);
+      const wa = Math.exp(lse[i] - m), wb = Math.exp(lseB[i] - m);
+      const ka = wa / (wa + wb), kb = wb / (wa + wb);
+      for (let j = i * c; j < (i + 1) * c; j++) acc[j] = acc[j] * ka + o[j] * kb;
+      lse[i] = m + Math.log(wa + wb);
+    }
   }
+  return Float32Array.from(acc);
 }

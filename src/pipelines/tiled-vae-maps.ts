@@ -38,8 +38,9 @@ export class FeatureMap {
     });
   }
 
-  get bytes(): number {
-    return this.c * this.h * this.w * 4;
+  /** The same storage seen as [C, 1, H·W] (token ranges become column ranges); valid while this map is. */
+  flat(): FeatureMap {
+    return new FeatureMap(this.c, 1, this.h * this.w, this.ram, this.fd, () => {});
   }
 
   /** The whole map (in-memory maps return their own array). */

@@ -24,7 +24,7 @@ import type { ResnetBlock2D } from '../nn/resnet.ts';
 import type { HostTensor } from '../runtime/session.ts';
 import type { CompileOptions } from '../engine/compile.ts';
 import { GraphCache } from './graph-cache.ts';
-import { attentionBands, runAttention } from './tiled-vae-attention.ts';
+import { attentionChunks, runAttention } from './tiled-vae-attention.ts';
 import { FeatureMap, GroupStats, MapPool } from './tiled-vae-maps.ts';
 import { type SegmentKind, type SegmentSpec, axisPlan, maskOf, outChannels, outputSize, traceSegment } from './tiled-vae-segments.ts';
 
@@ -35,11 +35,19 @@ export interface TiledVaeOptions {
   decoderTileSize?: number;
   /**
    * Bytes of feature maps kept in memory; larger totals go to temporary files under
-   * `spillDir` (default 1 GiB). It also caps the attention score blocks at 1/16 of it.
+   * `spillDir` (default 1 GiB). The attention's score blocks (scores and softmax, float32)
+   * take at most about half of it.
    */
   memoryBudgetBytes?: number;
   /** Folder for spilled feature maps (default the OS temp folder). */
   spillDir?: string;
+  /**
+   * Keep every segment's compiled graph between calls (faster repeated calls; memory grows
+   * with the number of segments, each session keeping its tile-sized working memory).
+   * Default false: each graph is released after its pass, so about one tile's working set
+   * is live at a time.
+   */
+  keepGraphs?: boolean;
 }
 
 /** A feature map with the GroupNorm statistics of its values (null for the last output). */
@@ -55,8 +63,8 @@ export interface TiledVaeRun {
   /** Per-tile graph runs of the conv segments, and the largest tile grid of one segment. */
   tiles: number;
   maxGrid: [number, number];
-  /** Query and key bands of the mid-block attention (1×1 when it ran whole). */
-  attentionBands: [number, number];
+  /** Query chunks and key bands of the last mid-block attention (1 key band: all keys at once). */
+  attentionChunks: [number, number];
   /** Largest total of feature-map bytes held in memory, and whether any map went to a file. */
   peakMapBytes: number;
   spilled: boolean;
@@ -65,15 +73,18 @@ export interface TiledVaeRun {
 const DEFAULTS = { encoderTileSize: 512, decoderTileSize: 64, memoryBudgetBytes: 1 << 30 };
 
 export class TiledVae {
-  private readonly cache: GraphCache;
+  /** Kept graphs (keepGraphs), else null. */
+  private readonly cache: GraphCache | null;
+  private readonly compile: CompileOptions;
   private readonly opts: Required<Omit<TiledVaeOptions, 'spillDir'>> & Pick<TiledVaeOptions, 'spillDir'>;
   private pool: MapPool | null = null;
   private tile = 0;
   lastRun: TiledVaeRun | null = null;
 
   constructor(readonly vae: AutoencoderKL, options: TiledVaeOptions & CompileOptions = {}) {
-    const { encoderTileSize, decoderTileSize, memoryBudgetBytes, spillDir, ...compile } = options;
+    const { encoderTileSize, decoderTileSize, memoryBudgetBytes, spillDir, keepGraphs, ...compile } = options;
     this.opts = {
+      keepGraphs: keepGraphs ?? false,
       encoderTileSize: encoderTileSize ?? DEFAULTS.encoderTileSize,
       decoderTileSize: decoderTileSize ?? DEFAULTS.decoderTileSize,
       memoryBudgetBytes: memoryBudgetBytes ?? DEFAULTS.memoryBudgetBytes,
@@ -81,7 +92,8 @@ export class TiledVae {
     };
     for (const k of ['encoderTileSize', 'decoderTileSize', 'memoryBudgetBytes'] as const)
       if (!(Number.isInteger(this.opts[k]) && this.opts[k] > 0)) throw new InputError(`tiled VAE: ${k} must be a positive integer, got ${this.opts[k]}`);
-    this.cache = new GraphCache(compile);
+    this.compile = compile;
+    this.cache = this.opts.keepGraphs ? new GraphCache(compile) : null;
   }
 
   get scalingFactor(): number {
@@ -109,7 +121,7 @@ export class TiledVae {
   }
 
   async release(): Promise<void> {
-    await this.cache.release();
+    await this.cache?.release();
   }
 
   private async encodeWith(image: Float32Array, shape: readonly number[], from01: boolean) {
@@ -171,7 +183,7 @@ export class TiledVae {
   private async session<T>(tile: number, fn: () => Promise<T>): Promise<T> {
     this.pool = new MapPool(this.opts.memoryBudgetBytes, this.opts.spillDir);
     this.tile = tile;
-    this.lastRun = { tiles: 0, maxGrid: [1, 1], attentionBands: [1, 1], peakMapBytes: 0, spilled: false };
+    this.lastRun = { tiles: 0, maxGrid: [1, 1], attentionChunks: [1, 1], peakMapBytes: 0, spilled: false };
     try {
       return await fn();
     } finally {
@@ -214,15 +226,26 @@ export class TiledVae {
 
   private async attention(key: string, attn: SpatialSelfAttention, x: Act): Promise<Act> {
     const stats = new GroupStats(x.map.c, this.vae.config.normNumGroups);
-    const bands = attentionBands(x.map.h, x.map.w, this.maxScores());
-    this.lastRun!.attentionBands = [Math.ceil(x.map.h / bands.qRows), Math.ceil(x.map.h / bands.kRows)];
-    const map = await runAttention({ attn, key, cache: this.cache, pool: this.pool!, maxScores: this.maxScores() }, x.map, x.stats!, stats);
+    const n = x.map.h * x.map.w, { nq, nk } = attentionChunks(n, this.maxScores());
+    this.lastRun!.attentionChunks = [Math.ceil(n / nq), Math.ceil(n / nk)];
+    const map = await this.withGraphs((cache) => runAttention({ attn, key, cache, pool: this.pool!, maxScores: this.maxScores() }, x.map, x.stats!, stats));
     return { map, stats, scale: x.scale };
   }
 
-  /** Score-block elements of the attention: 1/16 of the budget in bytes for a few float32 temporaries. */
+  /** Runs `fn` with the kept graphs, or with graphs released when it is done. */
+  private async withGraphs<T>(fn: (cache: GraphCache) => Promise<T>): Promise<T> {
+    if (this.cache) return fn(this.cache);
+    const cache = new GraphCache(this.compile);
+    try {
+      return await fn(cache);
+    } finally {
+      await cache.release();
+    }
+  }
+
+  /** Score-block elements of the attention: scores and their softmax take about half the budget. */
   private maxScores(): number {
-    return Math.max(1, Math.floor(this.opts.memoryBudgetBytes / 64));
+    return Math.max(1, Math.floor(this.opts.memoryBudgetBytes / 16));
   }
 
   /**
@@ -235,7 +258,6 @@ export class TiledVae {
     const hout = outputSize(s.kind, hin), wout = outputSize(s.kind, win), cout = outChannels(s);
     const scale = main.scale * (s.kind === 'resDown' ? 0.5 : s.kind === 'resUp' ? 2 : 1);
     const ty = tileSide(hout, this.tile * scale, s.kind === 'resUp'), tx = tileSide(wout, this.tile * scale, s.kind === 'resUp');
-    const graph = await this.cache.get(`${s.key}/${ty}x${tx}`, () => traceSegment(s, cin, res?.map.c ?? 0, ty, tx));
     const map = last ? FeatureMap.inMemory(cout, hout, wout) : this.pool!.create(cout, hout, wout);
     const stats = last ? null : new GroupStats(cout, this.vae.config.normNumGroups);
     const feeds: Record<string, HostTensor> = {};
@@ -248,21 +270,24 @@ export class TiledVae {
     const run = this.lastRun!;
     run.tiles += Math.ceil(hout / ty) * Math.ceil(wout / tx);
     if (Math.ceil(hout / ty) * Math.ceil(wout / tx) > run.maxGrid[0] * run.maxGrid[1]) run.maxGrid = [Math.ceil(hout / ty), Math.ceil(wout / tx)];
-    for (let a = 0; a < hout; a += ty) {
-      for (let b = 0; b < wout; b += tx) {
-        const py = axisPlan(s.kind, a, ty), px = axisPlan(s.kind, b, tx);
-        feeds.x = { dtype: 'float32', shape: [1, cin, py.main.len, px.main.len], data: main.map.read(py.main.start, py.main.len, px.main.start, px.main.len) };
-        if (res && py.res && px.res)
-          feeds.res = { dtype: 'float32', shape: [1, res.map.c, py.res.len, px.res.len], data: res.map.read(py.res.start, py.res.len, px.res.start, px.res.len) };
-        py.masks.forEach((m, k) => {
-          feeds[`mask${k}_y`] = { dtype: 'float32', shape: [1, 1, m.iv.len, 1], data: maskOf(m.iv, m.at === 'in' ? hin : hout) };
-          const mx = px.masks[k];
-          feeds[`mask${k}_x`] = { dtype: 'float32', shape: [1, 1, 1, mx.iv.len], data: maskOf(mx.iv, mx.at === 'in' ? win : wout) };
-        });
-        const out = await graph.run(feeds);
-        map.write(out.out.data as Float32Array, a, ty, b, tx, stats);
+    await this.withGraphs(async (cache) => {
+      const graph = await cache.get(`${s.key}/${ty}x${tx}`, () => traceSegment(s, cin, res?.map.c ?? 0, ty, tx));
+      for (let a = 0; a < hout; a += ty) {
+        for (let b = 0; b < wout; b += tx) {
+          const py = axisPlan(s.kind, a, ty), px = axisPlan(s.kind, b, tx);
+          feeds.x = { dtype: 'float32', shape: [1, cin, py.main.len, px.main.len], data: main.map.read(py.main.start, py.main.len, px.main.start, px.main.len) };
+          if (res && py.res && px.res)
+            feeds.res = { dtype: 'float32', shape: [1, res.map.c, py.res.len, px.res.len], data: res.map.read(py.res.start, py.res.len, px.res.start, px.res.len) };
+          py.masks.forEach((m, k) => {
+            feeds[`mask${k}_y`] = { dtype: 'float32', shape: [1, 1, m.iv.len, 1], data: maskOf(m.iv, m.at === 'in' ? hin : hout) };
+            const mx = px.masks[k];
+            feeds[`mask${k}_x`] = { dtype: 'float32', shape: [1, 1, 1, mx.iv.len], data: maskOf(mx.iv, mx.at === 'in' ? win : wout) };
+          });
+          const out = await graph.run(feeds);
+          map.write(out.out.data as Float32Array, a, ty, b, tx, stats);
+        }
       }
-    }
+    });
     return { map, stats, scale };
   }
 }
