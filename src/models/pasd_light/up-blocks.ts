@@ -8,22 +8,11 @@ import { InputError } from '../../core/errors.ts';
 import { Module, ModuleList } from '../../nn/module.ts';
 import { ResnetBlock2D, Upsample2D } from '../../nn/resnet.ts';
 import { type Tensor, concat } from '../../ops/tensor.ts';
+import type { UpBlockOptions } from '../unets/pasd-up-blocks.ts';
 import { PixelAwareTransformer2DModel } from './transformer.ts';
 
-export interface LightCrossAttnUpBlockOptions {
-  inChannels: number;
-  prevOutputChannels: number;
-  outChannels: number;
-  tembChannels: number;
-  numLayers: number;
-  transformerLayers: number;
-  heads: number;
-  crossAttentionDim: number;
-  groups: number;
-  eps: number;
-  addUpsample: boolean;
-  useLinearProjection: boolean;
-}
+/** The shared up-block geometry (pixel-aware attention is always on here). */
+export type LightCrossAttnUpBlockOptions = Omit<UpBlockOptions, 'withAttention' | 'withPixelAttention'>;
 
 export class LightCrossAttnUpBlock2D extends Module {
   readonly resnets: ModuleList<ResnetBlock2D>;
