@@ -16,8 +16,11 @@
  * `decoderTileSize` latent pixels, scaled to the segment's resolution); per axis
  * n = ⌈size / tile⌉ tiles of ⌈size / n⌉ (even on upsampling segments); the last tiles may
  * overhang the map, the overhang is masked and dropped. Tiles do not overlap, no blending.
+ * An input within one tile whose attention fits the budget runs as the plain untiled graph.
  */
 import { InputError } from '../core/errors.ts';
+import { Graph } from '../ir/graph.ts';
+import { Tensor } from '../ops/tensor.ts';
 import type { AutoencoderKL } from '../models/autoencoders/autoencoder-kl.ts';
 import type { SpatialSelfAttention, UNetMidBlock2D } from '../models/autoencoders/vae.ts';
 import type { ResnetBlock2D } from '../nn/resnet.ts';
@@ -127,7 +130,15 @@ export class TiledVae {
   private async encodeWith(image: Float32Array, shape: readonly number[], from01: boolean) {
     const c = this.vae.config, enc = this.vae.encoder;
     const [, , H, W] = this.checkInput('encode', image, shape, c.inChannels);
+    const down = (n: number) => enc.down_blocks.items.reduce((m, b) => (b.downsamplers ? Math.floor(m / 2) : m), n);
     return this.session(this.opts.encoderTileSize, async () => {
+      if (this.fitsWhole(H, W, down(H) * down(W))) {
+        const out = await this.whole(`enc.${from01 ? '01' : 'raw'}`, shape, image, (x) => {
+          const p = this.vae.encode(from01 ? x.mul(2).sub(1) : x);
+          return { mean: p.mean, logvar: p.logvar };
+        });
+        return { mean: out.mean.data as Float32Array, logvar: out.logvar.data as Float32Array, shape: [...out.mean.shape] };
+      }
       let x = await this.segment({
         key: `enc.conv_in.${from01 ? '01' : 'raw'}`, kind: 'conv', norm: null, conv: enc.conv_in,
         prelude: from01 ? (t) => t.mul(2).sub(1) : undefined,
@@ -155,6 +166,13 @@ export class TiledVae {
     const c = this.vae.config, dec = this.vae.decoder, pq = this.vae.post_quant_conv, sf = this.scalingFactor;
     const [, , h, w] = this.checkInput('decode', latents, shape, c.latentChannels);
     return this.session(this.opts.decoderTileSize, async () => {
+      if (this.fitsWhole(h, w, h * w)) {
+        const out = await this.whole(`dec.${scaled ? 'scaled' : 'raw'}`, shape, latents, (z) => {
+          const img = this.vae.decode(scaled ? z.div(sf) : z);
+          return { image: scaled ? img.div(2).add(0.5).clip(0, 1) : img };
+        });
+        return { image: out.image.data as Float32Array, shape: [...out.image.shape] };
+      }
       let x = await this.segment({
         key: `dec.conv_in.${scaled ? 'scaled' : 'raw'}`, kind: 'conv', norm: null, conv: dec.conv_in,
         prelude: (t) => {
@@ -192,6 +210,28 @@ export class TiledVae {
       this.pool.dispose();
       this.pool = null;
     }
+  }
+
+  /**
+   * Whether the input fits one tile and the attention over `tokens` latent pixels fits the
+   * budget: then the plain untiled graph (as VaeStage runs it) is exact and cheapest.
+   */
+  private fitsWhole(h: number, w: number, tokens: number): boolean {
+    return h <= this.tile && w <= this.tile && tokens * tokens <= this.maxScores();
+  }
+
+  /** The whole encoder or decoder as one graph on input `x`. */
+  private whole(key: string, shape: readonly number[], data: Float32Array, build: (x: Tensor) => Record<string, Tensor>): Promise<Record<string, HostTensor>> {
+    this.lastRun!.tiles = 1;
+    return this.withGraphs(async (cache) => {
+      const g = await cache.get(`${key}/${shape.join('x')}`, () => {
+        const graph = new Graph(`tiled_vae_${key}_whole_${shape.join('x')}`);
+        const outs = build(new Tensor(graph, graph.addInput('x', { dtype: 'float32', shape })));
+        graph.setOutputs(Object.fromEntries(Object.entries(outs).map(([k, t]) => [k, t.value])));
+        return graph;
+      });
+      return g.run({ x: { dtype: 'float32', shape, data } });
+    });
   }
 
   private checkInput(fn: string, data: Float32Array, shape: readonly number[], channels: number): number[] {
