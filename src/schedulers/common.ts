@@ -6,7 +6,8 @@
  * Latents are flat host arrays (Float32Array or Float64Array) of a [B, C, H, W] tensor; every
  * result has the type of the `sample` passed in. Arithmetic is float64 per element.
  */
-import { InputError, ShapeError } from '../core/errors.ts';
+import { ConfigError, InputError, ShapeError } from '../core/errors.ts';
+import { vpAlphaSigma } from './schedule.ts';
 import type { RandomSource } from '../core/random.ts';
 
 export type FloatArray = Float32Array | Float64Array;
@@ -190,4 +191,24 @@ export function checkSteps(who: string, n: number, numTrain: number): void {
   if (!Number.isSafeInteger(n) || n < 1 || n > numTrain) {
     throw new InputError(`${who}.setTimesteps: numInferenceSteps must be an integer in [1, ${numTrain}], got ${n}`);
   }
+}
+
+/**
+ * `add_noise` of the sigma-parameterised multistep schedulers (UniPC, DPM-Solver): α_t·x₀ +
+ * σ_t·ε with t looked up in the *schedule* — one not in it (PASD's added_noise_level 900)
+ * silently uses the last index, the smallest sigma, as diffusers does; after `setBeginIndex`
+ * the current step's sigma is used.
+ */
+export function addNoiseBySigma<T extends FloatArray>(who: string, s: { timesteps: readonly number[]; sigmas: Float64Array; beginIndex: number | null; stepIndex: number | null },
+  originalSamples: T, noise: FloatArray, timesteps: number | readonly number[]): T {
+  checkSameLength(who, originalSamples, noise);
+  if (s.timesteps.length === 0) throw new ConfigError(`${who}: call setTimesteps(numInferenceSteps) first`);
+  const { values, itemSize } = perItem(who, originalSamples.length, timesteps);
+  const out = alloc(originalSamples);
+  values.forEach((t, b) => {
+    const idx = s.beginIndex === null ? indexForTimestep(who, s.timesteps, t, true) : s.stepIndex ?? s.beginIndex;
+    const { alpha, sigmaT } = vpAlphaSigma(s.sigmas[idx]);
+    for (let i = b * itemSize; i < (b + 1) * itemSize; i++) out[i] = alpha * originalSamples[i] + sigmaT * noise[i];
+  });
+  return out;
 }

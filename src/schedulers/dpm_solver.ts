@@ -6,8 +6,7 @@
 import { ConfigError } from '../core/errors.ts';
 import {
   type FloatArray, type Scheduler, type StepOptions, type StepOutput,
-  alloc, checkSameLength, checkStepIndex, checkSteps, indexForTimestep, perItem, stepNoise, thresholdSample,
-} from './common.ts';
+  alloc, checkSameLength, checkStepIndex, checkSteps, indexForTimestep, stepNoise, thresholdSample, addNoiseBySigma } from './common.ts';
 import { type ConfigOf, type Warn, boolField, enumField, fixedField, intField, numberField, parseSchedulerConfig } from './config.ts';
 import { alphasCumprod, makeBetas, multistepSigmas, scheduleSpec, spacedTimesteps, trainingSigmas, vpAlphaSigma } from './schedule.ts';
 
@@ -215,15 +214,6 @@ export class DPMSolverMultistepScheduler implements Scheduler {
 
   /** α_t·x₀ + σ_t·ε, the timestep looked up in the schedule (the last index when absent, as diffusers). */
   addNoise<T extends FloatArray>(originalSamples: T, noise: FloatArray, timesteps: number | readonly number[]): T {
-    checkSameLength('DPMSolverMultistepScheduler.addNoise', originalSamples, noise);
-    if (this.timesteps.length === 0) throw new ConfigError('DPMSolverMultistepScheduler.addNoise: call setTimesteps(numInferenceSteps) first');
-    const { values, itemSize } = perItem('DPMSolverMultistepScheduler.addNoise', originalSamples.length, timesteps);
-    const out = alloc(originalSamples);
-    values.forEach((t, b) => {
-      const idx = this.beginIndex === null ? indexForTimestep('DPMSolverMultistepScheduler.addNoise', this.timesteps, t, true) : this.stepIndex ?? this.beginIndex;
-      const { alpha, sigmaT } = vpAlphaSigma(this.sigmas[idx]);
-      for (let i = b * itemSize; i < (b + 1) * itemSize; i++) out[i] = alpha * originalSamples[i] + sigmaT * noise[i];
-    });
-    return out;
+    return addNoiseBySigma('DPMSolverMultistepScheduler.addNoise', { timesteps: this.timesteps, sigmas: this.sigmas, beginIndex: this.beginIndex, stepIndex: this.stepIndex }, originalSamples, noise, timesteps);
   }
 }

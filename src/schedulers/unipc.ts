@@ -9,8 +9,7 @@
 import { ConfigError } from '../core/errors.ts';
 import {
   type FloatArray, type Scheduler, type StepOptions, type StepOutput,
-  alloc, checkSameLength, checkStepIndex, checkSteps, indexForTimestep, perItem, solveLinear, thresholdSample,
-} from './common.ts';
+  alloc, checkSameLength, checkStepIndex, checkSteps, indexForTimestep, solveLinear, thresholdSample, addNoiseBySigma } from './common.ts';
 import { type ConfigOf, type Warn, boolField, enumField, fixedField, intField, intListField, numberField, parseSchedulerConfig } from './config.ts';
 import { alphasCumprod, makeBetas, multistepSigmas, scheduleSpec, spacedTimesteps, trainingSigmas, vpAlphaSigma } from './schedule.ts';
 
@@ -236,17 +235,6 @@ export class UniPCMultistepScheduler implements Scheduler {
    * because PASD's latent initialisation depends on it (fixtures `prepare_latents_unipc_*`).
    */
   addNoise<T extends FloatArray>(originalSamples: T, noise: FloatArray, timesteps: number | readonly number[]): T {
-    checkSameLength('UniPCMultistepScheduler.addNoise', originalSamples, noise);
-    if (this.timesteps.length === 0) throw new ConfigError('UniPCMultistepScheduler.addNoise: call setTimesteps(numInferenceSteps) first');
-    const { values, itemSize } = perItem('UniPCMultistepScheduler.addNoise', originalSamples.length, timesteps);
-    const out = alloc(originalSamples);
-    values.forEach((t, bi) => {
-      const idx = this.beginIndex === null
-        ? indexForTimestep('UniPCMultistepScheduler.addNoise', this.timesteps, t, true)
-        : this.h.stepIndex ?? this.beginIndex;
-      const { alpha, sigmaT } = vpAlphaSigma(this.sigmas[idx]);
-      for (let i = bi * itemSize; i < (bi + 1) * itemSize; i++) out[i] = alpha * originalSamples[i] + sigmaT * noise[i];
-    });
-    return out;
+    return addNoiseBySigma('UniPCMultistepScheduler.addNoise', { timesteps: this.timesteps, sigmas: this.sigmas, beginIndex: this.beginIndex, stepIndex: this.h.stepIndex }, originalSamples, noise, timesteps);
   }
 }
