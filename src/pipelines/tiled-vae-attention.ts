@@ -28,22 +28,22 @@ const input = (g: Graph, name: string, shape: number[]) => new Tensor(g, g.addIn
 
 function traceProject(a: SpatialSelfAttention, key: string, c: number, n: number): Graph {
   const g = new Graph(`tiled_vae_${key}_qkv_${n}`);
-  const tokens = normWith(g, a.group_norm, input(g, 'x', [1, c, n])).transpose([0, 2, 1]); // [1, n, C]
+  const tokens = normWith(g, a.group_norm, input(g, 'x', [1, n, c]), 2);
   g.setOutputs({ q: a.to_q.forward(tokens).value, k: a.to_k.forward(tokens).value, v: a.to_v.forward(tokens).value });
   return g;
 }
 
-/** x + to_out(o) with o [1, n, C], x [1, C, n] → [1, C, n] */
+/** x + to_out(o) with o, x [1, n, C] → [1, n, C] */
 function finish(a: SpatialSelfAttention, o: Tensor, x: Tensor): Tensor {
-  return x.add(a.to_out.items.reduce((t, m) => m.forward(t), o).transpose([0, 2, 1]));
+  return x.add(a.to_out.items.reduce((t, m) => m.forward(t), o));
 }
 
-/** All keys at once: q [1, nq, C], k, v [1, N, C], x [1, C, nq] → out [1, C, nq]. */
+/** All keys at once: q [1, nq, C], k, v [1, N, C], x [1, nq, C] → out [1, nq, C]. */
 function traceWhole(a: SpatialSelfAttention, key: string, c: number, nq: number, n: number): Graph {
   const g = new Graph(`tiled_vae_${key}_attn_${nq}x${n}`);
   const q = input(g, 'q', [1, nq, c]), k = input(g, 'k', [1, n, c]), v = input(g, 'v', [1, n, c]);
   const o = q.matmul(k.mT()).mul(a.scale).softmax(-1).matmul(v);
-  g.setOutputs({ out: finish(a, o, input(g, 'x', [1, c, nq])).value });
+  g.setOutputs({ out: finish(a, o, input(g, 'x', [1, nq, c])).value });
   return g;
 }
 
@@ -59,7 +59,7 @@ function traceBand(a: SpatialSelfAttention, key: string, c: number, nq: number, 
 
 function traceFinish(a: SpatialSelfAttention, key: string, c: number, nq: number): Graph {
   const g = new Graph(`tiled_vae_${key}_out_${nq}`);
-  g.setOutputs({ out: finish(a, input(g, 'o', [1, nq, c]), input(g, 'x', [1, c, nq])).value });
+  g.setOutputs({ out: finish(a, input(g, 'o', [1, nq, c]), input(g, 'x', [1, nq, c])).value });
   return g;
 }
 
@@ -69,39 +69,44 @@ export interface AttentionRun {
   readonly key: string;
   readonly cache: GraphCache;
   readonly pool: MapPool;
-  /** Largest score block, in elements (query tokens × key tokens). */
-  readonly maxScores: number;
+  /** Memory budget (see attentionChunks). */
+  readonly budgetBytes: number;
 }
 
-/** Query chunk and key band sizes (tokens) for n tokens within `maxScores`; nk = n: all keys at once. */
-export function attentionChunks(n: number, maxScores: number): { nq: number; nk: number } {
+/**
+ * Query chunk and key band sizes (tokens) for n tokens of c channels: score blocks of at
+ * most `budget / 16` elements (scores and softmax: half the budget) and, to take all keys at
+ * once (nk = n), their keys and values held whole within a quarter of it.
+ */
+export function attentionChunks(n: number, c: number, budgetBytes: number): { nq: number; nk: number } {
+  const maxScores = Math.max(1, Math.floor(budgetBytes / 16));
   // Query chunks of at least 64 tokens keep q·kᵀ compute-bound (each chunk reads all keys).
   const minQ = Math.min(n, 64);
-  if (minQ * n <= maxScores) return { nq: Math.min(n, Math.floor(maxScores / n)), nk: n };
+  if (minQ * n <= maxScores && 8 * n * c <= budgetBytes / 4) return { nq: Math.min(n, Math.floor(maxScores / n)), nk: n };
   const nq = Math.max(1, Math.min(n, Math.floor(Math.sqrt(maxScores))));
   return { nq, nk: Math.max(1, Math.floor(maxScores / nq)) };
 }
 
-/** x [C, H, W] with its GroupNorm statistics → x + attention(x) in a new map (with `outStats`). */
+/** x [H, W, C] with its GroupNorm statistics → x + attention(x) in a new map (with `outStats`). */
 export async function runAttention(r: AttentionRun, x: FeatureMap, stats: GroupStats, outStats: GroupStats): Promise<FeatureMap> {
   const { attn, key, cache, pool } = r;
   const c = x.c, n = x.h * x.w;
-  const { nq, nk } = attentionChunks(n, r.maxScores);
+  const { nq, nk } = attentionChunks(n, c, r.budgetBytes);
   const { mean, rstd } = stats.meanRstd(n, attn.group_norm.eps);
-  const tokens = x.flat(); // [C, 1, N]
+  const tokens = x.flat(); // [1, N, C]
 
-  const qkv = { q: pool.create(1, n, c), k: pool.create(1, n, c), v: pool.create(1, n, c) };
+  const qkv = { q: pool.create(c, 1, n), k: pool.create(c, 1, n), v: pool.create(c, 1, n) };
   const out = pool.create(c, x.h, x.w);
   try {
     const project = await cache.get(`${key}/qkv/${nq}`, () => traceProject(attn, key, c, nq));
     for (let t = 0; t < n; t += nq) {
-      const res = await project.run({ x: f32([1, c, nq], tokens.read(0, 1, t, nq)), mean: f32([1, c, 1], mean), rstd: f32([1, c, 1], rstd) });
-      for (const name of ['q', 'k', 'v'] as const) qkv[name].write(res[name].data as Float32Array, t, nq, 0, c, null);
+      const res = await project.run({ x: f32([1, nq, c], tokens.read(0, 1, t, nq)), mean: f32([1, 1, c], mean), rstd: f32([1, 1, c], rstd) });
+      for (const name of ['q', 'k', 'v'] as const) qkv[name].write(res[name].data as Float32Array, 0, 1, t, nq, null);
     }
     const outTokens = out.flat();
     const whole = nk === n ? { k: qkv.k.all(), v: qkv.v.all() } : null;
     for (let t = 0; t < n; t += nq) {
-      const q = f32([1, nq, c], qkv.q.read(t, nq, 0, c)), xs = f32([1, c, nq], tokens.read(0, 1, t, nq));
+      const q = f32([1, nq, c], qkv.q.read(0, 1, t, nq)), xs = f32([1, nq, c], tokens.read(0, 1, t, nq));
       let res;
       if (whole) {
         const g = await cache.get(`${key}/whole/${nq}x${n}`, () => traceWhole(attn, key, c, nq, n));
@@ -110,7 +115,6 @@ export async function runAttention(r: AttentionRun, x: FeatureMap, stats: GroupS
         const o = await keyBands(r, qkv.k, qkv.v, q, nq, nk, n, c);
         res = await (await cache.get(`${key}/out/${nq}`, () => traceFinish(attn, key, c, nq))).run({ o: f32([1, nq, c], o), x: xs });
       }
-      // out's statistics are accumulated through the flat view: same values, same groups.
       outTokens.write(res.out.data as Float32Array, 0, 1, t, nq, outStats);
     }
     return out;
@@ -129,7 +133,7 @@ async function keyBands(r: AttentionRun, k: FeatureMap, v: FeatureMap, q: HostTe
   for (let u = 0; u < n; u += nk) {
     const len = Math.min(nk, n - u);
     const g = await r.cache.get(`${r.key}/band/${nq}x${len}`, () => traceBand(r.attn, r.key, c, nq, len));
-    const res = await g.run({ q, k: f32([1, len, c], k.read(u, len, 0, c)), v: f32([1, len, c], v.read(u, len, 0, c)) });
+    const res = await g.run({ q, k: f32([1, len, c], k.read(0, 1, u, len)), v: f32([1, len, c], v.read(0, 1, u, len)) });
     const o = res.o.data as Float32Array, lseB = res.lse.data as Float32Array;
     for (let i = 0; i < nq; i++) {
       const m = Math.max(lse[i], lseB[i]);

@@ -10,8 +10,10 @@ import { join } from 'node:path';
 import { InputError } from '../core/errors.ts';
 
 /**
- * A [C, H, W] float32 map. Regions are addressed in map coordinates and may reach outside
- * the map: reads give zeros there, writes drop those parts.
+ * A float32 map stored channels-last, [H, W, C], so that a region of a spilled map is read
+ * or written with one call per row whatever the channel count (and a full-width band, or a
+ * token range of the flat view, with one call). Regions are addressed in map coordinates and
+ * may reach outside the map: reads give zeros there, writes drop those parts.
  */
 export class FeatureMap {
   private constructor(
@@ -23,8 +25,9 @@ export class FeatureMap {
     private readonly onRelease: () => void,
   ) {}
 
+  /** A map over `data` [H, W, C] (not copied). */
   static inMemory(c: number, h: number, w: number, data: Float32Array = new Float32Array(c * h * w), onRelease = () => {}): FeatureMap {
-    if (data.length !== c * h * w) throw new InputError(`feature map: ${data.length} values do not fill [${c}, ${h}, ${w}]`);
+    if (data.length !== c * h * w) throw new InputError(`feature map: ${data.length} values do not fill [${h}, ${w}, ${c}]`);
     return new FeatureMap(c, h, w, data, null, onRelease);
   }
 
@@ -38,45 +41,38 @@ export class FeatureMap {
     });
   }
 
-  /** The same storage seen as [C, 1, H·W] (token ranges become column ranges); valid while this map is. */
+  /** The same storage seen as [1, H·W, C] (token ranges become column ranges); valid while this map is. */
   flat(): FeatureMap {
     return new FeatureMap(this.c, 1, this.h * this.w, this.ram, this.fd, () => {});
   }
 
-  /** The whole map (in-memory maps return their own array). */
+  /** The whole map, [H, W, C] (in-memory maps return their own array). */
   all(): Float32Array {
     return this.ram ?? this.read(0, this.h, 0, this.w);
   }
 
-  /** Rows [y0, y0+ly) × columns [x0, x0+lx) of every channel as [C, ly, lx]; zeros outside the map. */
+  /** Rows [y0, y0+ly) × columns [x0, x0+lx) as [ly, lx, C]; zeros outside the map. */
   read(y0: number, ly: number, x0: number, lx: number): Float32Array {
-    const out = new Float32Array(this.c * ly * lx);
+    const c = this.c, out = new Float32Array(ly * lx * c);
     const ya = Math.max(0, y0), yb = Math.min(this.h, y0 + ly), xa = Math.max(0, x0), xb = Math.min(this.w, x0 + lx);
     if (ya >= yb || xa >= xb) return out;
-    const fullRows = xa === 0 && xb === this.w && lx === this.w;
-    for (let c = 0; c < this.c; c++) {
-      if (fullRows) {
-        this.copyOut(out, (c * ly + (ya - y0)) * lx, (c * this.h + ya) * this.w, (yb - ya) * this.w);
-        continue;
-      }
-      for (let y = ya; y < yb; y++) this.copyOut(out, (c * ly + (y - y0)) * lx + (xa - x0), (c * this.h + y) * this.w + xa, xb - xa);
-    }
+    if (xa === 0 && xb === this.w && lx === this.w) this.copyOut(out, (ya - y0) * lx * c, ya * this.w * c, (yb - ya) * this.w * c);
+    else for (let y = ya; y < yb; y++) this.copyOut(out, ((y - y0) * lx + (xa - x0)) * c, (y * this.w + xa) * c, (xb - xa) * c);
     return out;
   }
 
   /**
-   * Writes the in-map part of `tile` ([C, ly, lx] placed at (y0, x0)) and adds it to `stats`
+   * Writes the in-map part of `tile` ([ly, lx, C] placed at (y0, x0)) and adds it to `stats`
    * (the statistics of a map cover exactly the values stored in it).
    */
   write(tile: Float32Array, y0: number, ly: number, x0: number, lx: number, stats: GroupStats | null): void {
+    const c = this.c;
     const ya = Math.max(0, y0), yb = Math.min(this.h, y0 + ly), xa = Math.max(0, x0), xb = Math.min(this.w, x0 + lx);
     if (ya >= yb || xa >= xb) return;
-    for (let c = 0; c < this.c; c++) {
-      for (let y = ya; y < yb; y++) {
-        const from = (c * ly + (y - y0)) * lx + (xa - x0);
-        this.copyIn(tile, from, (c * this.h + y) * this.w + xa, xb - xa);
-        stats?.add(c, tile, from, xb - xa);
-      }
+    for (let y = ya; y < yb; y++) {
+      const from = ((y - y0) * lx + (xa - x0)) * c;
+      this.copyIn(tile, from, (y * this.w + xa) * c, (xb - xa) * c);
+      stats?.add(tile, from, xb - xa);
     }
   }
 
@@ -138,8 +134,8 @@ export class MapPool {
 }
 
 /**
- * Per-group Σx and Σx² in float64 over every value written to a map: the image-wide
- * GroupNorm statistics, exact up to float64 rounding whatever the tiling.
+ * Σx and Σx² per channel in float64 over every value written to a map, summed per group:
+ * the image-wide GroupNorm statistics, exact up to float64 rounding whatever the tiling.
  */
 export class GroupStats {
   private readonly sum: Float64Array;
@@ -148,21 +144,21 @@ export class GroupStats {
 
   constructor(readonly channels: number, readonly groups: number) {
     if (channels % groups !== 0) throw new InputError(`GroupNorm: ${groups} groups do not divide ${channels} channels`);
-    this.sum = new Float64Array(groups);
-    this.sumSq = new Float64Array(groups);
+    this.sum = new Float64Array(channels);
+    this.sumSq = new Float64Array(channels);
     this.perGroup = channels / groups;
   }
 
-  add(channel: number, data: Float32Array, from: number, n: number): void {
-    let s = 0, s2 = 0;
-    for (let i = from; i < from + n; i++) {
-      const v = data[i];
-      s += v;
-      s2 += v * v;
+  /** Adds `pixels` channels-last pixels of `data` starting at element `from`. */
+  add(data: Float32Array, from: number, pixels: number): void {
+    const c = this.channels;
+    for (let p = 0, i = from; p < pixels; p++) {
+      for (let k = 0; k < c; k++, i++) {
+        const v = data[i];
+        this.sum[k] += v;
+        this.sumSq[k] += v * v;
+      }
     }
-    const g = Math.floor(channel / this.perGroup);
-    this.sum[g] += s;
-    this.sumSq[g] += s2;
   }
 
   /**
@@ -173,13 +169,28 @@ export class GroupStats {
     const mean = new Float32Array(this.channels), rstd = new Float32Array(this.channels);
     const n = pixels * this.perGroup;
     for (let g = 0; g < this.groups; g++) {
-      const m = this.sum[g] / n;
-      const v = Math.max(0, this.sumSq[g] / n - m * m);
-      for (let c = g * this.perGroup; c < (g + 1) * this.perGroup; c++) {
-        mean[c] = m;
-        rstd[c] = 1 / Math.sqrt(v + eps);
+      let s = 0, s2 = 0;
+      for (let k = g * this.perGroup; k < (g + 1) * this.perGroup; k++) {
+        s += this.sum[k];
+        s2 += this.sumSq[k];
       }
+      const m = s / n, v = Math.max(0, s2 / n - m * m);
+      mean.fill(m, g * this.perGroup, (g + 1) * this.perGroup);
+      rstd.fill(1 / Math.sqrt(v + eps), g * this.perGroup, (g + 1) * this.perGroup);
     }
     return { mean, rstd };
   }
+}
+
+/** [C, H, W] ↔ [H, W, C] on the host (the API's layout vs the maps'). */
+export function toChannelsLast(x: Float32Array, c: number, h: number, w: number): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let k = 0; k < c; k++) for (let p = 0; p < h * w; p++) out[p * c + k] = x[k * h * w + p];
+  return out;
+}
+
+export function toChannelsFirst(x: Float32Array, c: number, h: number, w: number): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let k = 0; k < c; k++) for (let p = 0; p < h * w; p++) out[k * h * w + p] = x[p * c + k];
+  return out;
 }

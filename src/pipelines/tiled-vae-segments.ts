@@ -128,28 +128,34 @@ function masked(g: Graph, x: Tensor, k: number): Tensor {
   return x.mul(my).mul(mx);
 }
 
-/** (x − mean)·rstd·γ + β with per-channel `mean`, `rstd` inputs of shape [1, C, 1, …]. */
-export function normWith(g: Graph, norm: GroupNorm, x: Tensor): Tensor {
-  const stat = [1, norm.numChannels, ...new Array<number>(x.rank - 2).fill(1)];
+/** (x − mean)·rstd·γ + β with per-channel inputs `mean`, `rstd` shaped to broadcast along `channelAxis`. */
+export function normWith(g: Graph, norm: GroupNorm, x: Tensor, channelAxis: number): Tensor {
+  const stat = x.shape.map((_, i) => (i === channelAxis ? norm.numChannels : 1));
   const mean = new Tensor(g, g.addInput('mean', { dtype: 'float32', shape: stat }));
   const rstd = new Tensor(g, g.addInput('rstd', { dtype: 'float32', shape: stat }));
   const gamma = norm.weight.tensor(g).reshape(stat), beta = norm.bias.tensor(g).reshape(stat);
   return x.sub(mean).mul(rstd).mul(gamma).add(beta);
 }
 
+/** A channels-last tile input [1, h, w, C] as NCHW. */
+function tileInput(g: Graph, name: string, c: number, h: number, w: number): Tensor {
+  return new Tensor(g, g.addInput(name, { dtype: 'float32', shape: [1, h, w, c] })).transpose([0, 3, 1, 2]);
+}
+
 /**
  * Graph of a segment for output tiles of `ty × tx`: inputs `x` (the normed map's tile),
- * `res` (res kinds), `mean`/`rstd` (when normed), `mask{k}_y|x`; output `out` [1, C, ty, tx].
+ * `res` (res kinds), both channels-last [1, h, w, C], `mean`/`rstd` [1, C, 1, 1] (when
+ * normed), `mask{k}_y|x`; output `out` [1, ty, tx, C].
  */
 export function traceSegment(s: SegmentSpec, inChannels: number, resChannels: number, ty: number, tx: number): Graph {
   const py = axisPlan(s.kind, 0, ty), px = axisPlan(s.kind, 0, tx);
   const g = new Graph(`tiled_vae_${s.key}_${ty}x${tx}`);
-  let x = new Tensor(g, g.addInput('x', { dtype: 'float32', shape: [1, inChannels, py.main.len, px.main.len] }));
+  let x = tileInput(g, 'x', inChannels, py.main.len, px.main.len);
   if (s.prelude) x = s.prelude(x);
-  if (s.norm) x = normWith(g, s.norm, x).silu();
+  if (s.norm) x = normWith(g, s.norm, x, 1).silu();
   let h = validConv(s.conv, masked(g, x, 0), 1);
   if (py.res && px.res) {
-    const r = new Tensor(g, g.addInput('res', { dtype: 'float32', shape: [1, resChannels, py.res.len, px.res.len] }));
+    const r = tileInput(g, 'res', resChannels, py.res.len, px.res.len);
     h = (s.shortcut ? pointConv(s.shortcut, r) : r).add(h);
   }
   if (s.kind === 'resDown') h = validConv(s.resampleConv!, masked(g, h, 1), 2);
@@ -159,6 +165,6 @@ export function traceSegment(s: SegmentSpec, inChannels: number, resChannels: nu
   }
   if (py.crop) h = h.slice(2, py.crop, py.crop + ty).slice(3, px.crop, px.crop + tx);
   if (s.post) h = s.post(h);
-  g.setOutputs({ out: h.value });
+  g.setOutputs({ out: h.transpose([0, 2, 3, 1]).value });
   return g;
 }

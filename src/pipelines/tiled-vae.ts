@@ -6,8 +6,8 @@
  * tile variances and group-normalises the mid-block attention input twice, so its result is
  * far from the untiled VAE (the `pipeline_tiled_vae` fixture). Here the network is cut at
  * every GroupNorm instead (tiled-vae-segments.ts): each segment runs tile by tile with the
- * exact halo its convs need, its outputs go to full-image host maps (tiled-vae-maps.ts,
- * spilled to temporary files past the memory budget) while their per-group Σx, Σx² are
+ * exact halo its convs need, its outputs go to full-image channels-last host maps
+ * (tiled-vae-maps.ts, spilled to temporary files past the memory budget) while their per-group Σx, Σx² are
  * summed in float64, and the next segment normalises with those image-wide statistics. The
  * mid-block attention runs over all latent pixels in query/key bands (tiled-vae-attention.ts).
  *
@@ -28,7 +28,7 @@ import type { HostTensor } from '../runtime/session.ts';
 import type { CompileOptions } from '../engine/compile.ts';
 import { GraphCache } from './graph-cache.ts';
 import { attentionChunks, runAttention } from './tiled-vae-attention.ts';
-import { FeatureMap, GroupStats, MapPool } from './tiled-vae-maps.ts';
+import { FeatureMap, GroupStats, MapPool, toChannelsFirst, toChannelsLast } from './tiled-vae-maps.ts';
 import { type SegmentKind, type SegmentSpec, axisPlan, maskOf, outChannels, outputSize, traceSegment } from './tiled-vae-segments.ts';
 
 export interface TiledVaeOptions {
@@ -39,7 +39,7 @@ export interface TiledVaeOptions {
   /**
    * Bytes of feature maps kept in memory; larger totals go to temporary files under
    * `spillDir` (default 1 GiB). The attention's score blocks (scores and softmax, float32)
-   * take at most about half of it.
+   * take at most about half of it, its keys and values, when held whole, a quarter.
    */
   memoryBudgetBytes?: number;
   /** Folder for spilled feature maps (default the OS temp folder). */
@@ -142,7 +142,7 @@ export class TiledVae {
       let x = await this.segment({
         key: `enc.conv_in.${from01 ? '01' : 'raw'}`, kind: 'conv', norm: null, conv: enc.conv_in,
         prelude: from01 ? (t) => t.mul(2).sub(1) : undefined,
-      }, { map: FeatureMap.inMemory(c.inChannels, H, W, image), stats: null, scale: 1 }, null);
+      }, { map: FeatureMap.inMemory(c.inChannels, H, W, toChannelsLast(image, c.inChannels, H, W)), stats: null, scale: 1 }, null);
       for (const [i, b] of enc.down_blocks.items.entries()) {
         for (const [j, r] of b.resnets.items.entries()) {
           const down = j === b.resnets.length - 1 && b.downsamplers ? b.downsamplers.at(0).conv : null;
@@ -155,7 +155,8 @@ export class TiledVae {
         key: 'enc.out', kind: 'conv', norm: enc.conv_norm_out, conv: enc.conv_out, post: quant ? (t) => quant.forward(t) : undefined,
       }, x, null, true);
       // moments [2·latent, h, w]: mean then logvar channels (DiagonalGaussianDistribution).
-      const all = moments.map.all(), half = all.length / 2;
+      const { c: mc, h: mh, w: mw } = moments.map;
+      const all = toChannelsFirst(moments.map.all(), mc, mh, mw), half = all.length / 2;
       const mean = all.slice(0, half), logvar = all.slice(half).map((v) => Math.min(20, Math.max(-30, v)));
       moments.map.release();
       return { mean, logvar, shape: [1, c.latentChannels, moments.map.h, moments.map.w] };
@@ -179,7 +180,7 @@ export class TiledVae {
           const z = scaled ? t.div(sf) : t;
           return pq ? pq.forward(z) : z;
         },
-      }, { map: FeatureMap.inMemory(c.latentChannels, h, w, latents), stats: null, scale: 1 }, null);
+      }, { map: FeatureMap.inMemory(c.latentChannels, h, w, toChannelsLast(latents, c.latentChannels, h, w)), stats: null, scale: 1 }, null);
       x = await this.midBlock('dec.mid', dec.mid_block, x);
       for (const [i, b] of dec.up_blocks.items.entries()) {
         for (const [j, r] of b.resnets.items.entries()) {
@@ -191,7 +192,7 @@ export class TiledVae {
         key: `dec.out.${scaled ? '01' : 'raw'}`, kind: 'conv', norm: dec.conv_norm_out, conv: dec.conv_out,
         post: scaled ? (t) => t.div(2).add(0.5).clip(0, 1) : undefined,
       }, x, null, true);
-      const image = out.map.all();
+      const image = toChannelsFirst(out.map.all(), out.map.c, out.map.h, out.map.w);
       out.map.release();
       return { image, shape: [1, c.outChannels, out.map.h, out.map.w] };
     });
@@ -217,7 +218,7 @@ export class TiledVae {
    * budget: then the plain untiled graph (as VaeStage runs it) is exact and cheapest.
    */
   private fitsWhole(h: number, w: number, tokens: number): boolean {
-    return h <= this.tile && w <= this.tile && tokens * tokens <= this.maxScores();
+    return h <= this.tile && w <= this.tile && attentionChunks(tokens, this.vae.config.blockOutChannels.at(-1)!, this.opts.memoryBudgetBytes).nq >= tokens;
   }
 
   /** The whole encoder or decoder as one graph on input `x`. */
@@ -266,9 +267,9 @@ export class TiledVae {
 
   private async attention(key: string, attn: SpatialSelfAttention, x: Act): Promise<Act> {
     const stats = new GroupStats(x.map.c, this.vae.config.normNumGroups);
-    const n = x.map.h * x.map.w, { nq, nk } = attentionChunks(n, this.maxScores());
+    const n = x.map.h * x.map.w, { nq, nk } = attentionChunks(n, x.map.c, this.opts.memoryBudgetBytes);
     this.lastRun!.attentionChunks = [Math.ceil(n / nq), Math.ceil(n / nk)];
-    const map = await this.withGraphs((cache) => runAttention({ attn, key, cache, pool: this.pool!, maxScores: this.maxScores() }, x.map, x.stats!, stats));
+    const map = await this.withGraphs((cache) => runAttention({ attn, key, cache, pool: this.pool!, budgetBytes: this.opts.memoryBudgetBytes }, x.map, x.stats!, stats));
     return { map, stats, scale: x.scale };
   }
 
@@ -281,11 +282,6 @@ export class TiledVae {
     } finally {
       await cache.release();
     }
-  }
-
-  /** Score-block elements of the attention: scores and their softmax take about half the budget. */
-  private maxScores(): number {
-    return Math.max(1, Math.floor(this.opts.memoryBudgetBytes / 16));
   }
 
   /**
@@ -315,9 +311,9 @@ export class TiledVae {
       for (let a = 0; a < hout; a += ty) {
         for (let b = 0; b < wout; b += tx) {
           const py = axisPlan(s.kind, a, ty), px = axisPlan(s.kind, b, tx);
-          feeds.x = { dtype: 'float32', shape: [1, cin, py.main.len, px.main.len], data: main.map.read(py.main.start, py.main.len, px.main.start, px.main.len) };
+          feeds.x = { dtype: 'float32', shape: [1, py.main.len, px.main.len, cin], data: main.map.read(py.main.start, py.main.len, px.main.start, px.main.len) };
           if (res && py.res && px.res)
-            feeds.res = { dtype: 'float32', shape: [1, res.map.c, py.res.len, px.res.len], data: res.map.read(py.res.start, py.res.len, px.res.start, px.res.len) };
+            feeds.res = { dtype: 'float32', shape: [1, py.res.len, px.res.len, res.map.c], data: res.map.read(py.res.start, py.res.len, px.res.start, px.res.len) };
           py.masks.forEach((m, k) => {
             feeds[`mask${k}_y`] = { dtype: 'float32', shape: [1, 1, m.iv.len, 1], data: maskOf(m.iv, m.at === 'in' ? hin : hout) };
             const mx = px.masks[k];
