@@ -10,6 +10,8 @@ import { PasdError } from '../core/errors.ts';
 import { readImage, writeImage } from '../image/codec-node.ts';
 import { PasdPipeline, type SchedulerChoice, type UpscaleOptions } from '../pipelines/pasd.ts';
 import { type PersonalizeSpec, classifyPersonalizedModel } from '../pipelines/personalize.ts';
+import { loadClassifier } from '../prompts/classifier-node.ts';
+import type { PromptProvider } from '../prompts/provider.ts';
 import { UsageError, choice, inputFiles, num } from './args.ts';
 import { ProgressBar } from './progress.ts';
 
@@ -34,6 +36,10 @@ options:
   --control-type TYPE    realisr | grayscale (default realisr), as in the original's test_pasd.py
   -p, --prompt TEXT      prompt describing the image (default empty)
   --added-prompt TEXT    appended to the prompt (default "clean, high-resolution, 8k")
+  --high-level-info M    none | classification (default: classification with --classifier, else none): the
+                         classifier's top class joins the prompt when its probability is ≥ 0.1
+  --classifier DIR       local ONNX image classifier: model.onnx, labels.txt, optional preprocess.json
+                         (e.g. an ImageNet ResNet-50 export as in the original; see README)
   -n, --negative-prompt TEXT
   --steps N              denoising steps (default 20)
   --cfg X                classifier-free guidance scale (default 9.0)
@@ -65,6 +71,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
       'color-fix': { type: 'string' }, scheduler: { type: 'string' }, seed: { type: 'string' }, threads: { type: 'string' },
       'max-pixels': { type: 'string' }, format: { type: 'string', short: 'f' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' },
       colorize: { type: 'boolean' }, 'control-type': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'high-level-info': { type: 'string' }, classifier: { type: 'string' },
       personalized: { type: 'string' }, 'blending-alpha': { type: 'string' }, multiplier: { type: 'string' }, 'lora-alpha-compat': { type: 'string' },
     },
   });
@@ -86,7 +93,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
   const opts: UpscaleOptions = {
     colorize,
     upscale: num(v.scale, 'scale', { int: true, min: 1, max: 16 }) ?? (colorize ? 1 : 4),
-    prompt: v.prompt, addedPrompt: v['added-prompt'], negativePrompt: v['negative-prompt'],
+    prompt: v.prompt, addedPrompt: v['added-prompt'], negativePrompt: v['negative-prompt'], promptProvider: await promptProviderOf(v),
     steps: num(v.steps, 'steps', { int: true, min: 1, max: 1000 }),
     guidanceScale: num(v.cfg, 'cfg', { min: 0 }),
     conditioningScale: num(v['conditioning-scale'], 'conditioning-scale', { min: 0 }),
@@ -144,6 +151,18 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
   }
   if (v.json) process.stdout.write(JSON.stringify({ results }, null, 2) + '\n');
   return results.some((r) => r.error) ? 1 : 0;
+}
+
+/** --high-level-info / --classifier (test_pasd.py `--high_level_info`): the prompt provider, or none. */
+async function promptProviderOf(v: Record<string, string | boolean | undefined>): Promise<PromptProvider | undefined> {
+  const dir = v.classifier as string | undefined;
+  const mode = choice(v['high-level-info'] as string | undefined, 'high-level-info', ['none', 'classification'] as const) ?? (dir ? 'classification' : 'none');
+  if (mode === 'none') {
+    if (dir) throw new UsageError('--classifier DIR contradicts --high-level-info none');
+    return undefined;
+  }
+  if (!dir) throw new UsageError('--high-level-info classification needs --classifier DIR (a local folder with model.onnx and labels.txt; see README "High-level information")');
+  return loadClassifier(dir);
 }
 
 /** The --personalized options as a spec (kind decided from the path as the original does). */

@@ -18,6 +18,7 @@ import { COLORIZATION_NEGATIVE_PROMPT, checkColorizationOptions, colorizationPro
 import { Denoiser } from './denoiser.ts';
 import { type ComponentPaths, type LoadOptions, type PasdComponents, componentPaths, loadComponents } from './load.ts';
 import { type ProcessingSizes, processingSizes } from './sizes.ts';
+import { type PromptProvider, promptSubject, validationPrompt } from '../prompts/provider.ts';
 import { TextStage, VaeStage } from './stages.ts';
 
 export const DEFAULT_ADDED_PROMPT = 'clean, high-resolution, 8k';
@@ -42,6 +43,8 @@ export interface UpscaleOptions {
   upscale?: number;
   processSize?: number;
   prompt?: string;
+  /** High-level information (src/prompts): describes the input, e.g. its ImageNet class, for the prompt. */
+  promptProvider?: PromptProvider;
   addedPrompt?: string;
   negativePrompt?: string;
   steps?: number;
@@ -82,9 +85,9 @@ export const DEFAULTS = {
   latentTileSize: 320, latentTileOverlap: 8, colorFix: 'wavelet' as ColorFix, colorize: false, scheduler: 'unipc' as SchedulerChoice,
 };
 
-/** test_pasd.py: user prompt + ", " (when given) + added prompt. */
-export function buildPrompt(prompt: string, added: string): string {
-  return (prompt === '' ? '' : `${prompt}, `) + added;
+/** test_pasd.py: `get_validation_prompt` (user prompt, then the high-level description, ", " after each) + added prompt. */
+export function buildPrompt(prompt: string, added: string, description: string | null = null): string {
+  return validationPrompt(prompt, description) + added;
 }
 
 /**
@@ -216,7 +219,9 @@ export class PasdPipeline {
       steps: o.steps, guidanceScale: o.guidanceScale, conditioningScale: o.conditioningScale, addedNoiseLevel: o.addedNoiseLevel,
       initLatentWithNoise: o.initLatentWithNoise, latentTileSize: o.latentTileSize, latentTileOverlap: o.latentTileOverlap,
     };
-    const prompt = colorize ? colorizationPrompt(o.prompt) : buildPrompt(o.prompt, o.addedPrompt);
+    // The original describes the image as opened (grey when colorizing), before any resize.
+    const description = (await o.promptProvider?.describe(source)) ?? null;
+    const prompt = colorize ? colorizationPrompt(promptSubject(o.prompt, description)) : buildPrompt(o.prompt, o.addedPrompt, description);
     const negative = colorize ? (options.negativePrompt ?? COLORIZATION_NEGATIVE_PROMPT) : o.negativePrompt;
     const out = await this.run(img, prompt, negative, settings, { scheduler: o.scheduler, colorization: colorize, random, onProgress: o.onProgress, signal: o.signal });
     const generated = fromTensor({ data: out, shape: [1, 3, img.height, img.width] }, 'round');
