@@ -27,6 +27,10 @@ export function nodeFlops(n: Node): number {
       const k = n.op === 'Gemm' && (n.attrs as OpAttrs['Gemm']).transA ? a[0] : a[a.length - 1];
       return 2 * numel(out) * k;
     }
+    case 'MultiHeadAttention': {
+      const [b, q, c] = n.inputs[0].shape, k = n.inputs[1].shape[1], e = n.inputs[2].shape[2];
+      return 2 * b * q * k * (c + e); // q·kᵀ over every head plus p·v
+    }
     default:
       return FREE.has(n.op) ? 0 : n.outputs.reduce((s, o) => s + numel(o.shape), 0);
   }

@@ -15,3 +15,11 @@ test('FLOP count: conv, matmul and elementwise, dead branches excluded', () => {
   g.setOutputs({ y: y.relu().value, m: a.matmul(b).value });
   assert.equal(graphFlops(g), 2 * 2 * 16 * 100 * 4 * 9 + 2 * 16 * 100 + 2 * 3 * 5 * 4 * 7);
 });
+
+test('FLOP count of fused attention: q·kᵀ and p·v over all heads', () => {
+  const g = new Graph();
+  const q = new Tensor(g, g.addInput('q', { dtype: 'float32', shape: [2, 10, 8] }));
+  const kv = new Tensor(g, g.addInput('kv', { dtype: 'float32', shape: [2, 6, 8] }));
+  g.setOutputs({ y: apply1('MultiHeadAttention', [q, kv, kv], { heads: 2, scale: 0.5 }).value });
+  assert.equal(graphFlops(g), 2 * 2 * 10 * 6 * (8 + 8));
+});
