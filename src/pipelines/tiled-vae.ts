@@ -7,9 +7,11 @@
  * far from the untiled VAE (the `pipeline_tiled_vae` fixture). Here the network is cut at
  * every GroupNorm instead (tiled-vae-segments.ts): each segment runs tile by tile with the
  * exact halo its convs need, its outputs go to full-image channels-last host maps
- * (tiled-vae-maps.ts, spilled to temporary files past the memory budget) while their per-group Σx, Σx² are
- * summed in float64, and the next segment normalises with those image-wide statistics. The
- * mid-block attention runs over all latent pixels in query/key bands (tiled-vae-attention.ts).
+ * (tiled-vae-maps.ts, spilled to temporary files past the memory budget) while their
+ * per-channel Σx, Σx² are summed in float64 (from the tile outputs themselves, so the
+ * statistics are those of exactly the values the next segment reads), and the next segment
+ * normalises with those image-wide statistics. The mid-block attention runs over all latent
+ * pixels in query chunks / key bands (tiled-vae-attention.ts).
  *
  * Tile placement: each segment tiles its own output map on a regular grid of equal tiles
  * covering the same image area in every segment (`encoderTileSize` image pixels,
