@@ -41,7 +41,9 @@ const FLOAT = 1;
 function dimsOf(v: ValueInfoMsg): Dim[] | null {
   const dims = v.type?.tensorType?.shape?.dim;
   if (!dims) return null;
-  return dims.map((d) => (d.dimValue === undefined || d.dimValue === null ? null : typeof d.dimValue === 'number' ? d.dimValue : d.dimValue.toNumber()));
+  // Decoded messages read unset fields from prototype defaults (dimValue 0), so only an own
+  // dimValue is a size; dim_param (e.g. "batch") or nothing is symbolic.
+  return dims.map((d) => (!Object.hasOwn(d, 'dimValue') || d.dimValue == null ? null : typeof d.dimValue === 'number' ? d.dimValue : d.dimValue.toNumber()));
 }
 
 const fmt = (dims: readonly Dim[] | null) => (dims ? `[${dims.map((d) => d ?? '?').join(', ')}]` : 'unknown');

@@ -13,7 +13,7 @@ import { ConfigError } from '../../src/core/errors.ts';
 import { makeImage, type Image } from '../../src/image/image.ts';
 import { loadClassifier } from '../../src/prompts/classifier-node.ts';
 import { validationPrompt } from '../../src/prompts/provider.ts';
-import { writeClassifier } from './tiny-classifier.ts';
+import { classifierBytes, withSymbolicDims, writeClassifier } from './tiny-classifier.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'pasd-prompts-'));
 test.after(() => rmSync(root, { recursive: true, force: true }));
@@ -74,6 +74,28 @@ test('the class joins the prompt when p ≥ 0.1 (exactly 0.1 included), else the
   } finally {
     await ten.release();
     await eleven.release();
+  }
+});
+
+test('symbolic batch and class dimensions (dynamic_axes exports) load; the label count is then checked on the first run', async () => {
+  const symbolic = withSymbolicDims(classifierBytes(colours), { image: { 0: 'batch' }, logits: { 0: 'batch', 1: 'classes' } });
+  const ok = writeClassifier(fresh(), colours);
+  writeFileSync(join(ok, 'model.onnx'), symbolic);
+  const c = await loadClassifier(ok, { threads: 1 });
+  try {
+    assert.deepEqual(c.signature.inputDims, [null, 3, 224, 224]);
+    assert.deepEqual(c.signature.outputDims, [null, null]);
+    assert.equal(await c.describe(solid(40, 30, [0, 0, 255])), 'sky');
+  } finally {
+    await c.release();
+  }
+  const short = writeClassifier(fresh(), { ...colours, labels: ['tomato', 'sky'] });
+  writeFileSync(join(short, 'model.onnx'), symbolic);
+  const d = await loadClassifier(short, { threads: 1 });
+  try {
+    await assert.rejects(d.describe(solid(8, 8, [1, 2, 3])), (e) => e instanceof ConfigError && /has 3 scores but labels\.txt has 2 labels/.test(e.message));
+  } finally {
+    await d.release();
   }
 });
 

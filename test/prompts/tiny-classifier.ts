@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportGraph } from '../../src/export/export.ts';
 import { Graph } from '../../src/ir/graph.ts';
+import { ModelProto } from '../../src/onnx/schema.ts';
 import { Tensor, apply1 } from '../../src/ops/tensor.ts';
 
 export interface TinyClassifier {
@@ -19,6 +20,19 @@ export interface TinyClassifier {
   labels?: readonly string[];
   labelsText?: string;
   preprocess?: unknown;
+}
+
+/**
+ * The same model with symbolic dimensions, as torch.onnx.export writes `dynamic_axes`:
+ * `dims` maps input/output name → dimension index → dim_param name.
+ */
+export function withSymbolicDims(bytes: Uint8Array, dims: Record<string, Record<number, string>>): Uint8Array {
+  type Dim = { dimValue?: unknown; dimParam?: string };
+  type Info = { name: string; type: { tensorType: { shape: { dim: Dim[] } } } };
+  const m = ModelProto.decode(bytes) as unknown as { graph: { input: Info[]; output: Info[] } };
+  for (const v of [...m.graph.input, ...m.graph.output])
+    for (const [i, name] of Object.entries(dims[v.name] ?? {})) v.type.tensorType.shape.dim[Number(i)] = { dimParam: name };
+  return ModelProto.encode(ModelProto.fromObject(m)).finish();
 }
 
 export function classifierBytes(o: TinyClassifier): Uint8Array {
