@@ -79,6 +79,7 @@ export function compareOutput(ctx: CaseContext, t: ManifestTensor, value: Produc
   const expected = expectedValues(ctx, t);
   if (ours.length !== expected.length)
     return { ...base, ...bound, status: 'fail', note: `${ours.length} values, expected ${expected.length} ([${want.join(', ')}])` };
+  if (got.tolerance !== undefined) return boundedRow(base, ours, expected, got.tolerance);
   // A float output without a tolerance is a float32 scalar of the original: compare in float32.
   if (tol.kind === 'exact (float32)') ours = Float32Array.from(ours);
   const d = diffStats(ours, expected, tol.value);
@@ -87,6 +88,30 @@ export function compareOutput(ctx: CaseContext, t: ManifestTensor, value: Produc
   if (tol.tieFraction !== undefined && d.beyond <= tol.tieFraction * expected.length && d.max < (tol.tieBound ?? 0))
     return { ...base, ...bound, ...stats, status: 'pass', note: `${d.beyond} of ${expected.length} values beyond tolerance (rounding ties), all < ${tol.tieBound}` };
   return { ...base, ...bound, ...stats, status: 'fail', note: d.beyond < d.mismatched ? `${d.beyond} of ${expected.length} values beyond tolerance` : undefined };
+}
+
+/**
+ * An output held to the handler's bound: one value, or one per index of the first axis (each
+ * slice within its own); the slice closest to its bound is reported.
+ */
+function boundedRow(base: Pick<Row, 'case' | 'group' | 'output'>, ours: ArrayLike<number>, expected: ArrayLike<number>, tol: NonNullable<Produced['tolerance']>): Row {
+  const bounds = typeof tol.value === 'number' ? [tol.value] : tol.value;
+  const size = expected.length / bounds.length;
+  if (!Number.isInteger(size)) return { ...base, status: 'fail', note: `${bounds.length} bounds (${tol.kind}) do not split ${expected.length} values evenly` };
+  const a = Float64Array.from(ours), b = Float64Array.from(expected);
+  let worst = { ratio: -1, max: 0, bound: bounds[0], at: 0 };
+  let mismatched = 0;
+  const over: number[] = [];
+  bounds.forEach((bound, i) => {
+    const d = diffStats(a.subarray(i * size, (i + 1) * size), b.subarray(i * size, (i + 1) * size), bound);
+    mismatched += d.mismatched;
+    if (!(d.max <= bound)) over.push(i);
+    const ratio = bound ? d.max / bound : d.max > 0 ? Infinity : 0;
+    if (ratio > worst.ratio) worst = { ratio, max: d.max, bound, at: i };
+  });
+  const where = bounds.length > 1 ? `[${worst.at}]` : '';
+  const note = over.length ? `beyond the bound at first-axis index ${over.join(', ')} of ${bounds.length}` : bounds.length > 1 ? `worst at first-axis index ${worst.at} of ${bounds.length}` : undefined;
+  return { ...base, status: over.length ? 'fail' : 'pass', maxAbsDiff: worst.max, tolerance: worst.bound, toleranceKind: `${tol.kind}${where}`, mismatched, count: b.length, note };
 }
 
 function describe(e: unknown): string {
@@ -178,7 +203,7 @@ export function worstRow(rows: readonly Row[]): Row | undefined {
 /** One line for a test diagnostic: how many outputs and the worst one. */
 export function describeWorst(rows: readonly Row[]): string {
   const w = worstRow(rows);
-  return w === undefined ? 'no outputs' : `${rows.length} outputs; worst ${w.case} ${w.output}: ${w.maxAbsDiff?.toExponential(2)} (tolerance ${w.toleranceKind === 'tolerance_max_abs' ? w.tolerance : w.toleranceKind})`;
+  return w === undefined ? 'no outputs' : `${rows.length} outputs; worst ${w.case} ${w.output}: ${w.maxAbsDiff?.toExponential(2)} (tolerance ${toleranceText(w)})`;
 }
 
 export const TABLE_HEADER = ['case', 'output', 'max abs diff', 'tolerance', 'result'] as const;
@@ -189,9 +214,18 @@ function fmt(x: number | undefined): string {
   return Number.isFinite(x) ? x.toExponential(2) : String(x);
 }
 
+/** The manifest's bound as a number; a rule as its name; a handler's bound as both. */
+function toleranceText(r: Row): string {
+  if (r.tolerance === undefined) return '-';
+  if (r.toleranceKind === undefined || r.toleranceKind === 'tolerance_max_abs') return fmt(r.tolerance);
+  return BUILT_IN_KINDS.has(r.toleranceKind) ? r.toleranceKind : `${fmt(r.tolerance)} ${r.toleranceKind}`;
+}
+
+const BUILT_IN_KINDS = new Set(['exact', 'exact (float32)', '±1 (_u8)']);
+
 /** Table cells of a row: the tolerance column says which rule gave the bound. */
 export function rowCells(r: Row): string[] {
-  const tol = r.tolerance === undefined ? '-' : r.toleranceKind === 'tolerance_max_abs' ? fmt(r.tolerance) : r.toleranceKind ?? fmt(r.tolerance);
+  const tol = toleranceText(r);
   const result = r.note ? `${r.status} (${r.note})` : r.status;
   return [r.case, r.output, fmt(r.maxAbsDiff), tol, result];
 }

@@ -46,6 +46,13 @@ export interface Manifest {
 export interface Produced {
   readonly data: ArrayLike<number> | BigInt64Array;
   readonly shape?: readonly number[];
+  /**
+   * The bound, where the output's own `tolerance_max_abs` is not the one the procedure is
+   * checked with (the pipeline's teacher-forced steps, an image decoded from given final
+   * latents): one value, or one per index of the first axis (per step, per tile). `kind`
+   * names the manifest field it comes from.
+   */
+  readonly tolerance?: { readonly value: number | readonly number[]; readonly kind: string };
 }
 
 /**

@@ -19,6 +19,7 @@ import { Denoiser } from './denoiser.ts';
 import { type ComponentPaths, type LoadOptions, type PasdComponents, componentPaths, loadComponents } from './load.ts';
 import { type ProcessingSizes, processingSizes } from './sizes.ts';
 import { type PromptProvider, promptSubject, validationPrompt } from '../prompts/provider.ts';
+import type { Tile } from './tiles.ts';
 import { TextStage, VaeStage } from './stages.ts';
 
 export const DEFAULT_ADDED_PROMPT = 'clean, high-resolution, 8k';
@@ -158,9 +159,13 @@ export class PasdPipeline {
     return { latents: sigma === 1 ? latents : latents.map((v) => v * sigma), shape: lshape };
   }
 
-  /** Guided noise prediction for one step (CFG: u + g·(c − u)). */
+  /**
+   * Guided noise prediction for one step (CFG: u + g·(c − u)). `hooks.onTileOutput` sees each
+   * tile's raw UNet input and output (Denoiser.runTiled), for parity checks.
+   */
   async predictNoise(latents: Float32Array, shape: readonly [number, number, number, number], t: number, sched: Scheduler,
-    embeds: HostTensor, control: Float32Array, s: DenoiseSettings, hooks: { onTile?: (i: number, n: number) => void; signal?: AbortSignal } = {}): Promise<Float32Array> {
+    embeds: HostTensor, control: Float32Array, s: DenoiseSettings,
+    hooks: { onTile?: (i: number, n: number) => void; onTileOutput?: (tile: Tile, input: Float32Array, out: Float32Array) => void; signal?: AbortSignal } = {}): Promise<Float32Array> {
     const cfg = embeds.shape[0] === 2;
     const n = latents.length;
     const input = new Float32Array(cfg ? 2 * n : n);
@@ -171,6 +176,7 @@ export class PasdPipeline {
     const out = await this.denoiser.runTiled(
       { latents: scaled, shape: [cfg ? 2 : 1, c, h, w], timestep: t, embeds, image: control, conditioningScale: s.conditioningScale },
       { tileSize: s.latentTileSize, overlap: s.latentTileOverlap, onTile: hooks.onTile, signal: hooks.signal },
+      hooks.onTileOutput,
     );
     if (!cfg) return out;
     const guided = new Float32Array(n);

@@ -1,7 +1,9 @@
 /**
- * LDM single-file ↔ diffusers key tables: the fixture's key map (diffusers 0.29.2
- * `convert_ldm_*_checkpoint` on a real-layout file), known SD1.5 anchors, and a round trip
- * diffusers → LDM → diffusers over a single file this test writes.
+ * LDM single-file ↔ diffusers key tables: the fixture case `checkpoint_convert_ldm_blend`
+ * through the parity runner's `checkpoint_convert` handler (key map of diffusers 0.29.2
+ * `convert_ldm_*_checkpoint` for UNet, VAE and text encoder, and the UNet blend), the inverse
+ * direction, known SD1.5 anchors, and a round trip diffusers → LDM → diffusers over a single
+ * file this test writes.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -14,6 +16,8 @@ import { type TensorToWrite, writeSafetensors } from '../../src/checkpoint/safet
 import { parseUNetConfig } from '../../src/config/unet.ts';
 import { parseVaeConfig } from '../../src/config/vae.ts';
 import { UnsupportedError } from '../../src/core/errors.ts';
+import { FixtureSet } from '../../src/parity/fixture-set.ts';
+import { describeWorst, notPassing, runCase } from '../../src/parity/runner.ts';
 import { FIXTURES, tempDir } from './helpers.ts';
 
 const model = (name: string) => join(FIXTURES, 'models', name);
@@ -22,19 +26,18 @@ const vaeLayout = parseVaeConfig(JSON.parse(readFileSync(join(model('vae'), 'con
 const keymap = JSON.parse(readFileSync(resolve(FIXTURES, 'cases/convert_ldm_keymap.json'), 'utf8')) as Record<string, [string, string, string, number[]][]>;
 const tables = { unet: unetKeyTable(unetLayout), vae: vaeKeyTable(vaeLayout), text_encoder: textEncoderKeyTable() };
 
-test('every fixture LDM key converts to the diffusers key, view and shape of the key map', () => {
-  const file = openSafetensors(resolve(FIXTURES, 'cases/convert_ldm_single_file.safetensors'));
-  const used = new Set<string>();
-  for (const [name, table] of Object.entries(tables)) {
-    const { mappings, unmatched } = ldmToDiffusers(table, file.tensors);
-    assert.deepEqual(unmatched, [], name);
-    const got = new Map(mappings.map((m) => [m.diffusers, [m.diffusers, m.ldm, m.view, m.shape]]));
-    assert.equal(got.size, keymap[name].length, `${name}: number of converted keys`);
-    for (const entry of keymap[name]) assert.deepEqual(got.get(entry[0]), entry, `${name}: ${entry[0]}`);
-    for (const m of mappings) used.add(m.ldm);
-  }
-  // Only position_ids (a buffer diffusers drops) is left over.
-  assert.deepEqual([...file.tensors.keys()].filter((k) => !used.has(k)), ['cond_stage_model.transformer.text_model.embeddings.position_ids']);
+const fixtures = FixtureSet.open(FIXTURES);
+const blendCase = fixtures.cases.find((c) => c.group === 'checkpoint_convert' && typeof c.single_file_checkpoint === 'string')!;
+
+test('every fixture LDM key converts as the key map says, and the UNet blend matches the original', async (t) => {
+  const rows = await runCase(fixtures, blendCase);
+  assert.deepEqual(notPassing(rows), []);
+  t.diagnostic(describeWorst(rows));
+});
+
+test('the case fails when the conversion disagrees with the key map', async () => {
+  const rows = await runCase(fixtures, { ...blendCase, ldm_keys_not_used: [] });
+  assert.ok(rows.length > 0 && rows.every((r) => r.status === 'fail' && /position_ids/.test(r.note ?? '')));
 });
 
 test('diffusers → LDM inverts the key map (VAE attention Linear back to a 1×1 conv); PASD-only layers have no LDM key', () => {

@@ -1,7 +1,8 @@
 /**
  * LoRA planning and merge: the fixture `checkpoint_convert_lora` (PASD's `convert_lora`, which
- * ignores kohya's alpha) in compat mode, the alpha/rank-scaled default, the getattr-style name
- * walk, diffusers layouts, 3×3 LoCon pairs and the errors.
+ * ignores kohya's alpha) in compat mode through the parity runner's `checkpoint_convert`
+ * handler (src/parity/groups/checkpoint-convert.ts), the alpha/rank-scaled default, the
+ * getattr-style name walk, diffusers layouts, 3×3 LoCon pairs and the errors.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -11,6 +12,8 @@ import { type LoraModule, loraFactor, mergeLoraPair, planLora } from '../../src/
 import { openSafetensors } from '../../src/checkpoint/safetensors.ts';
 import { StateDictError, UnsupportedError } from '../../src/core/errors.ts';
 import type { Shape } from '../../src/core/shape.ts';
+import { FixtureSet } from '../../src/parity/fixture-set.ts';
+import { describeWorst, notPassing, runCase } from '../../src/parity/runner.ts';
 import { assertClose, fixtureCase } from '../parity/fixtures.ts';
 import { FIXTURES } from './helpers.ts';
 
@@ -23,18 +26,32 @@ const TOL = fx.tol('output.merged.<unet|text_encoder>.<module>.weight');
 
 const plan = () => planLora(lora.tensors, { unet: unet.tensors.keys(), textEncoder: te.tensors.keys() });
 
-/** The fixture LoRA merged into the fixture models with `compat`; returns [module, merged] pairs. */
-function merged(compat: 'kohya' | 'original'): [LoraModule, Float32Array][] {
+/** The fixture LoRA merged into the fixture models by default (kohya alpha/rank); returns [module, merged] pairs. */
+function mergedKohya(): [LoraModule, Float32Array][] {
   return plan().map((m) => {
     const w = (m.target === 'unet' ? unet : te).readF32(m.weightKey);
     const shape = (m.target === 'unet' ? unet : te).tensors.get(m.weightKey)!.entry.shape;
-    const factor = loraFactor(settings.multiplier, lora.tensors.get(m.down)!.shape[0], lora.readF32(m.alpha!)[0], compat);
+    const factor = loraFactor(settings.multiplier, lora.tensors.get(m.down)!.shape[0], lora.readF32(m.alpha!)[0], 'kohya');
     mergeLoraPair(w, shape, lora.readF32(m.up), lora.tensors.get(m.up)!.shape, lora.readF32(m.down), lora.tensors.get(m.down)!.shape, factor, m.name);
     return [m, w];
   });
 }
 
 const outputName = (m: LoraModule) => `output.merged.${m.target === 'unet' ? 'unet' : 'text_encoder'}.${m.weightKey}`;
+
+const fixtures = FixtureSet.open(FIXTURES);
+const meta = fixtures.cases.find((c) => c.name === fx.meta.name)!;
+
+test("compat mode 'original' reproduces PASD's merge (alpha ignored), and nothing else changes", async (t) => {
+  const rows = await runCase(fixtures, meta);
+  assert.deepEqual(notPassing(rows), []);
+  t.diagnostic(describeWorst(rows));
+});
+
+test('the check fails for another multiplier', async () => {
+  const rows = await runCase(fixtures, { ...meta, settings: { ...settings, multiplier: settings.multiplier / 2 } });
+  assert.ok(rows.length > 0 && rows.every((r) => r.status === 'fail'));
+});
 
 test('kohya names resolve to the manifest targets by the getattr walk', () => {
   const targets = fx.meta.targets as { kohya: string; module: string }[];
@@ -43,16 +60,10 @@ test('kohya names resolve to the manifest targets by the getattr walk', () => {
   assert.ok(plan().every((m) => m.alpha !== null));
 });
 
-test("compat mode 'original' reproduces PASD's merge (alpha ignored)", () => {
-  const all = merged('original');
-  assert.equal(all.length, fx.meta.tensors.find((t) => t.name.startsWith('output.merged'))!.count);
-  for (const [m, w] of all) assertClose(w, fx.file.readF32(outputName(m)), TOL, m.name);
-});
-
 test('default mode applies kohya alpha/rank: base + (alpha/rank)·(fixture − base)', () => {
   const scale = settings.lora_alpha_in_file / settings.rank;
   assert.equal(scale, 0.5);
-  for (const [m, w] of merged('kohya')) {
+  for (const [m, w] of mergedKohya()) {
     const base = (m.target === 'unet' ? unet : te).readF32(m.weightKey);
     const orig = fx.file.readF32(outputName(m));
     const want = base.map((b, i) => b + scale * (orig[i] - b));

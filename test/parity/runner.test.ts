@@ -38,7 +38,9 @@ function quiet(): { out: (s: string) => void; text: () => string } {
   return { out: (x) => void (s += x), text: () => s };
 }
 
-for (const group of Object.keys(HANDLERS)) {
+// The pipeline cases (compiled pipelines, ~10 s) run in test/pipelines/{pasd,colorization}-parity.test.ts,
+// which also check that PASD's tiled VAE is "not supported" on purpose.
+for (const group of Object.keys(HANDLERS).filter((g) => g !== 'pipeline')) {
   test(`every ${group} output of ../shared/fixtures passes`, async (t) => {
     const report = await runParity(fixtures, { group, threads: 2 });
     assert.ok(report.rows.length > 0, `no ${group} cases`);
@@ -133,6 +135,28 @@ test('where the manifest says rounding ties can flip, up to 0.1% of values may e
   assert.match(few.note!, /values beyond tolerance \(rounding ties\)/);
   assert.equal((await run(Math.floor(n * 1e-3) + 1, 0.05)).status, 'fail');
   assert.equal((await run(1, 0.2)).status, 'fail');
+});
+
+test('a bound given by the handler (one per first-axis index) replaces the manifest tolerance', async () => {
+  const meta = fixtures.cases.find((c) => c.group === 'schedulers' && c.tensors.some((t) => t.name === 'output.velocity'))!;
+  const ctx = fixtures.context(meta);
+  const want = ctx.f32('output.noisy_samples'); // [6, 4, 8, 8]
+  const slice = want.length / 6;
+  const off = want.map((v, i) => (Math.floor(i / slice) === 2 ? v + 1e-3 : v));
+  const run = async (value: number | number[]) =>
+    (await runCase(fixtures, meta, { handlers: { schedulers: async () => new Map([['output.noisy_samples', { data: off, tolerance: { value, kind: 'per_slice' } }]]) } }))[0];
+  const loose = await run([1e-6, 1e-6, 2e-3, 1e-6, 1e-6, 1e-6]);
+  assert.equal(loose.status, 'pass');
+  assert.equal(loose.toleranceKind, 'per_slice[2]');
+  assert.equal(loose.tolerance, 2e-3);
+  assert.ok(Math.abs(loose.maxAbsDiff! - 1e-3) < 1e-6);
+  assert.match(formatTable([loose]), /2\.00e-3 per_slice\[2\]/);
+  const tight = await run([1, 1, 1e-4, 1, 1, 1]);
+  assert.equal(tight.status, 'fail');
+  assert.match(tight.note!, /index 2 of 6/);
+  assert.equal((await run(2e-3)).status, 'pass');
+  assert.equal((await run(1e-4)).status, 'fail');
+  assert.match((await run([1, 1, 1, 1, 1])).note!, /5 bounds \(per_slice\) do not split 1536 values/);
 });
 
 test('a `<…>` manifest entry stands for every matching case tensor: one row, the worst of them', async () => {
