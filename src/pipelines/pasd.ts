@@ -20,7 +20,8 @@ import { type ComponentPaths, type LoadOptions, type PasdComponents, componentPa
 import { type ProcessingSizes, processingSizes } from './sizes.ts';
 import { type PromptProvider, promptSubject, validationPrompt } from '../prompts/provider.ts';
 import type { Tile } from './tiles.ts';
-import { TextStage, VaeStage } from './stages.ts';
+import { TextStage } from './stages.ts';
+import { TiledVae, type TiledVaeOptions } from './tiled-vae.ts';
 
 export const DEFAULT_ADDED_PROMPT = 'clean, high-resolution, 8k';
 export const DEFAULT_NEGATIVE_PROMPT = 'blurry, dotted, noise, raster lines, unclear, lowres, over-smoothed';
@@ -105,23 +106,24 @@ export function networkInput(input: Image, o: { upscale: number; processSize: nu
 
 export class PasdPipeline {
   readonly text: TextStage;
-  readonly vae: VaeStage;
+  readonly vae: TiledVae;
   readonly denoiser: Denoiser;
 
-  constructor(readonly components: PasdComponents, options: CompileOptions = {}) {
+  /** `vae`: tile sizes and memory budget of the (exact) tiled VAE. */
+  constructor(readonly components: PasdComponents, options: CompileOptions = {}, vae: TiledVaeOptions = {}) {
     this.text = new TextStage(components.textEncoder, components.tokenizer, options);
-    this.vae = new VaeStage(components.vae, options);
+    this.vae = new TiledVae(components.vae, { ...options, ...vae });
     this.denoiser = new Denoiser(components.unet, components.controlnet, options);
   }
 
   /** From a PASD or PASD-light checkpoint folder (unet/, controlnet/, optional scheduler/) and an SD1.5 base folder. */
-  static fromPretrained(model: string, base: string, options: CompileOptions & LoadOptions = {}): PasdPipeline {
+  static fromPretrained(model: string, base: string, options: CompileOptions & LoadOptions & { vae?: TiledVaeOptions } = {}): PasdPipeline {
     return PasdPipeline.fromFolders(componentPaths(model, base), options);
   }
 
-  static fromFolders(paths: ComponentPaths, options: CompileOptions & LoadOptions = {}): PasdPipeline {
-    const { light, warn, personalize, ...compile } = options;
-    return new PasdPipeline(loadComponents(paths, { light, warn, personalize }), compile);
+  static fromFolders(paths: ComponentPaths, options: CompileOptions & LoadOptions & { vae?: TiledVaeOptions } = {}): PasdPipeline {
+    const { light, warn, personalize, vae, ...compile } = options;
+    return new PasdPipeline(loadComponents(paths, { light, warn, personalize }), compile, vae);
   }
 
   /** A fresh scheduler of the chosen class, from the Real-ISR or the colorization config. */

@@ -1,10 +1,9 @@
 /**
- * The non-denoising stages as compiled graphs: prompt → CLIP embeddings, image → VAE
- * posterior, latents → image. Graphs are cached per shape.
+ * Prompt → CLIP embeddings as a compiled graph, cached per batch shape. (The VAE stages are
+ * the tiled VAE in tiled-vae.ts, which runs the plain graph when the input fits one tile.)
  */
 import { Graph } from '../ir/graph.ts';
 import { Tensor } from '../ops/tensor.ts';
-import type { AutoencoderKL } from '../models/autoencoders/autoencoder-kl.ts';
 import type { CLIPTextModel } from '../models/clip/clip-text.ts';
 import type { ClipTokenizer } from '../tokenizer/clip_tokenizer.ts';
 import type { HostTensor } from '../runtime/session.ts';
@@ -33,49 +32,5 @@ export class TextStage {
 
   release(): Promise<void> {
     return this.cache.release();
-  }
-}
-
-export class VaeStage {
-  private readonly enc: GraphCache;
-  private readonly dec: GraphCache;
-  constructor(readonly vae: AutoencoderKL, options: CompileOptions) {
-    this.enc = new GraphCache(options);
-    this.dec = new GraphCache(options);
-  }
-
-  get scalingFactor(): number {
-    return this.vae.config.scalingFactor;
-  }
-
-  /** image [1, 3, H, W] in [0, 1] → posterior mean and logvar of `image·2 − 1`. */
-  async encode(image: Float32Array, shape: readonly number[]): Promise<{ mean: Float32Array; logvar: Float32Array; shape: number[] }> {
-    const s = await this.enc.get(shape.join('x'), () => {
-      const g = new Graph(`vae_encode_${shape.join('x')}`);
-      const x = new Tensor(g, g.addInput('image', { dtype: 'float32', shape }));
-      const p = this.vae.encode(x.mul(2).sub(1));
-      g.setOutputs({ mean: p.mean.value, logvar: p.logvar.value });
-      return g;
-    });
-    const out = await s.run({ image: { dtype: 'float32', shape, data: image } });
-    return { mean: out.mean.data as Float32Array, logvar: out.logvar.data as Float32Array, shape: [...out.mean.shape] };
-  }
-
-  /** latents [1, 4, h, w] (unscaled: divided by the scaling factor here) → image in [0, 1], clamped. */
-  async decode(latents: Float32Array, shape: readonly number[]): Promise<{ image: Float32Array; shape: number[] }> {
-    const s = await this.dec.get(shape.join('x'), () => {
-      const g = new Graph(`vae_decode_${shape.join('x')}`);
-      const z = new Tensor(g, g.addInput('latents', { dtype: 'float32', shape }));
-      const img = this.vae.decode(z.div(this.scalingFactor));
-      g.setOutputs({ image: img.div(2).add(0.5).clip(0, 1).value });
-      return g;
-    });
-    const out = await s.run({ latents: { dtype: 'float32', shape, data: latents } });
-    return { image: out.image.data as Float32Array, shape: [...out.image.shape] };
-  }
-
-  async release(): Promise<void> {
-    await this.enc.release();
-    await this.dec.release();
   }
 }

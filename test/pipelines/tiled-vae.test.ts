@@ -14,7 +14,6 @@ import { InputError } from '../../src/core/errors.ts';
 import { compileGraph } from '../../src/engine/compile.ts';
 import { storedTensors } from '../../src/engine/weights.ts';
 import { AutoencoderKL, traceVaeDecode, traceVaeEncode } from '../../src/models/autoencoders/autoencoder-kl.ts';
-import { VaeStage } from '../../src/pipelines/stages.ts';
 import { TiledVae } from '../../src/pipelines/tiled-vae.ts';
 import { fixtureCase, maxAbsDiff, modelDir } from '../parity/fixtures.ts';
 
@@ -95,30 +94,28 @@ test('vae_gn32, pipeline_tiled_vae inputs: tiled encode and decode = untiled; th
   }
 });
 
-test('vae (8 groups), odd sizes through the VaeStage-shaped API: encode 77×93 image, decode 13×19 latent with maps spilled to files and blockwise attention', async (t) => {
-  const stage = new VaeStage(vae, RUN);
+test('vae (8 groups), odd sizes: encode 77×93 image, decode 13×19 latent with maps spilled to files and blockwise attention', async (t) => {
   // A budget of 64 KiB spills maps to files and splits the attention's 247 keys into bands.
   const tiled = new TiledVae(vae, { encoderTileSize: 20, decoderTileSize: 5, memoryBudgetBytes: 1 << 16, ...RUN });
   try {
-    const image = noise(3 * 77 * 93, 0.5, 1).map((v) => v + 0.5);
-    const enc = await tiled.encode(image, [1, 3, 77, 93]);
+    const image = noise(3 * 77 * 93, 1, 1);
+    const enc = await tiled.encodeRaw(image, [1, 3, 77, 93]);
     assert.deepEqual(enc.shape, [1, 4, 9, 11]);
     assert.equal(tiled.lastRun!.spilled, true);
-    const want = await stage.encode(image, [1, 3, 77, 93]);
+    const want = await untiledEncode(vae, image, 77, 93);
     const dMean = maxAbsDiff(enc.mean, want.mean), dLogvar = maxAbsDiff(enc.logvar, want.logvar);
     assert.ok(dMean <= TOL && dLogvar <= TOL, `encode: mean ${dMean}, logvar ${dLogvar}`);
 
     const latents = noise(4 * 13 * 19, 0.6, 2);
-    const dec = await tiled.decode(latents, [1, 4, 13, 19]);
+    const dec = await tiled.decodeRaw(latents, [1, 4, 13, 19]);
     assert.deepEqual(dec.shape, [1, 3, 104, 152]);
     const run = tiled.lastRun!;
     assert.ok(run.spilled && run.attentionChunks[0] > 1 && run.attentionChunks[1] > 1, `chunks ${run.attentionChunks}`);
-    const dImage = maxAbsDiff(dec.image, (await stage.decode(latents, [1, 4, 13, 19])).image);
+    const dImage = maxAbsDiff(dec.image, await untiledDecode(vae, latents, 13, 19));
     assert.ok(dImage <= TOL, `decode: ${dImage}`);
-    t.diagnostic(`encode mean ${dMean.toExponential(2)}, logvar ${dLogvar.toExponential(2)}; decode (clamped [0,1]) ${dImage.toExponential(2)}; attention query chunks × key bands ${run.attentionChunks}`);
+    t.diagnostic(`encode mean ${dMean.toExponential(2)}, logvar ${dLogvar.toExponential(2)}; decode ${dImage.toExponential(2)}; attention query chunks × key bands ${run.attentionChunks}`);
   } finally {
     await tiled.release();
-    await stage.release();
   }
 });
 
@@ -136,19 +133,18 @@ test('vae, raw decode of a 25×25 latent in 8-latent tiles (4×4 grid, attention
   }
 });
 
-test('an input within one tile runs the untiled graph: the same numbers as VaeStage', async () => {
-  const stage = new VaeStage(vae, RUN), tiled = new TiledVae(vae, RUN);
+test('an input within one tile runs the untiled graph: the same numbers', async () => {
+  const tiled = new TiledVae(vae, RUN);
   try {
-    const image = noise(3 * 40 * 56, 0.5, 4).map((v) => v + 0.5), latents = noise(4 * 5 * 7, 0.6, 5);
-    const enc = await tiled.encode(image, [1, 3, 40, 56]);
+    const image = noise(3 * 40 * 56, 1, 4), latents = noise(4 * 5 * 7, 0.6, 5);
+    const enc = await tiled.encodeRaw(image, [1, 3, 40, 56]);
     assert.equal(tiled.lastRun!.tiles, 1);
-    assert.equal(maxAbsDiff(enc.mean, (await stage.encode(image, [1, 3, 40, 56])).mean), 0);
-    const dec = await tiled.decode(latents, [1, 4, 5, 7]);
+    assert.equal(maxAbsDiff(enc.mean, (await untiledEncode(vae, image, 40, 56)).mean), 0);
+    const dec = await tiled.decodeRaw(latents, [1, 4, 5, 7]);
     assert.equal(tiled.lastRun!.tiles, 1);
-    assert.equal(maxAbsDiff(dec.image, (await stage.decode(latents, [1, 4, 5, 7])).image), 0);
+    assert.equal(maxAbsDiff(dec.image, await untiledDecode(vae, latents, 5, 7)), 0);
   } finally {
     await tiled.release();
-    await stage.release();
   }
 });
 
