@@ -16,6 +16,14 @@ import { PasdUNet2DConditionModel } from '../src/models/unets/pasd-unet.ts';
 import type { Module } from '../src/nn/module.ts';
 import { graphFlops } from '../src/ops/flops.ts';
 import { Denoiser } from '../src/pipelines/denoiser.ts';
+import { parseClipTextConfig } from '../src/config/clip.ts';
+import { parseVaeConfig } from '../src/config/vae.ts';
+import { compileGraph } from '../src/engine/compile.ts';
+import { Graph } from '../src/ir/graph.ts';
+import { AutoencoderKL } from '../src/models/autoencoders/autoencoder-kl.ts';
+import { CLIPTextModel } from '../src/models/clip/clip-text.ts';
+import { Tensor } from '../src/ops/tensor.ts';
+import { TiledVae } from '../src/pipelines/tiled-vae.ts';
 import { type BenchResult, timeIt } from './lib.ts';
 
 const SD = resolve(process.cwd(), '../shared/data/misc/stable-diffusion-v1-5');
@@ -65,4 +73,33 @@ export async function pasdStep(threads: number, batch: number, latent = 64): Pro
   const g = den.trace(batch, h, w, 77, 768);
   await den.release();
   return { name: `pasd step ${h}x${w} latent, batch ${batch}`, timing, flops: graphFlops(g), extra: { 'first run ms': firstMs.toFixed(0), 'peak RSS MiB': maxRssMiB().toFixed(0) } };
+}
+
+/** SD1.5 VAE at its real config: encode 512² and decode 64²→512², through the tiled VAE with a budget that fits (whole) or forces tiles. */
+export async function sd15Vae(threads: number, tiled: boolean): Promise<BenchResult[]> {
+  const vae = new AutoencoderKL(parseVaeConfig(JSON.parse(readFileSync(join(SD, 'vae', 'config.json'), 'utf8')), 'vae', quiet)).nameTree('vae');
+  vae.loadWeights(storedTensors(openCheckpoint(randomWeights(vae, 'sd15_vae'))));
+  const stage = new TiledVae(vae, { threads, cache: false, keepGraphs: true, ...(tiled ? { encoderTileSize: 256, decoderTileSize: 32 } : {}) });
+  const img = Float32Array.from({ length: 3 * 512 * 512 }, (_, i) => (Math.sin(i * 0.01) + 1) / 2);
+  const lat = Float32Array.from({ length: 4 * 64 * 64 }, (_, i) => Math.sin(i * 0.37));
+  const what = tiled ? 'tiled' : 'untiled';
+  const enc = await timeIt(() => stage.encode(img, [1, 3, 512, 512]), { warmup: 1, iters: 2 });
+  const dec = await timeIt(() => stage.decode(lat, [1, 4, 64, 64]), { warmup: 1, iters: 2 });
+  await stage.release();
+  const rss = { 'peak RSS MiB': maxRssMiB().toFixed(0) };
+  return [{ name: `sd15 vae encode 512² (${what})`, timing: enc, extra: rss }, { name: `sd15 vae decode 64²→512² (${what})`, timing: dec, extra: rss }];
+}
+
+/** SD1.5 text encoder (CLIP ViT-L/14 text), batch 2 × 77 tokens. */
+export async function sd15Text(threads: number): Promise<BenchResult> {
+  const te = new CLIPTextModel(parseClipTextConfig(JSON.parse(readFileSync(join(SD, 'text_encoder', 'config.json'), 'utf8')), 'text_encoder', quiet)).nameTree('text_encoder');
+  te.loadWeights(storedTensors(openCheckpoint(randomWeights(te, 'sd15_text_encoder'))));
+  const g = new Graph('clip');
+  const ids = new Tensor(g, g.addInput('input_ids', { dtype: 'int64', shape: [2, 77] }));
+  g.setOutputs({ h: te.forward(ids).value });
+  const s = await compileGraph(g, { threads, cache: false });
+  const data = BigInt64Array.from({ length: 154 }, (_, i) => BigInt((i * 97) % 49408));
+  const timing = await timeIt(() => s.run({ input_ids: { dtype: 'int64', shape: [2, 77], data } }), { warmup: 1, iters: 5 });
+  await s.release();
+  return { name: 'sd15 text encoder 2×77', timing, flops: graphFlops(g), extra: { 'peak RSS MiB': maxRssMiB().toFixed(0) } };
 }
