@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { convPeak, gemmPeak } from './foundation.ts';
 import { type BenchResult, gflops, report } from './lib.ts';
 import { pasdStep } from './sd15.ts';
+import { trainStep } from './train.ts';
 
 const args = process.argv.slice(2);
 const ti = args.indexOf('--threads');
@@ -19,6 +20,7 @@ const results: BenchResult[] = [conv, gemm];
 const cases: [string, () => Promise<BenchResult>][] = [
   ['sd15-step-b1', () => pasdStep(threads, 1)],
   ['sd15-step-b2', () => pasdStep(threads, 2)],
+  ['train-tiny-b2', () => trainStep(threads, 'tiny')], ['train-mid-b2', () => trainStep(threads, 'mid')],
 ];
 for (const [name, run] of cases) if (!filters.length || filters.some((f) => name.includes(f))) results.push(await run());
 console.log(`threads: ${threads}`);
