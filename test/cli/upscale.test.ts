@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
@@ -76,4 +76,30 @@ test('stylization: a kohya LoRA changes the result; a bad personalized path exit
   assert.equal(bad.code, 3, bad.stderr);
   assert.match(bad.stderr, /nope\.safetensors/);
   assert.equal(pasd('upscale', one, '-o', join(dir, 'bad'), ...fast, '--multiplier', '1').code, 2);
+});
+
+test('more bad inputs: truncated image, over the pixel cap, a config that does not fit the weights', async () => {
+  const bad = join(dir, 'bad-inputs');
+  mkdirSync(bad);
+  const png = await sharp({ create: { width: 20, height: 12, channels: 3, background: { r: 1, g: 2, b: 3 } } }).png().toBuffer();
+  writeFileSync(join(bad, 'half.png'), png.subarray(0, png.length >> 1));
+  let r = pasd('upscale', join(bad, 'half.png'), '-o', join(dir, 'o1'), ...fast);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /half\.png/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+  writeFileSync(join(bad, 'ok.png'), png);
+  r = pasd('upscale', join(bad, 'ok.png'), '-o', join(dir, 'o2'), ...fast, '--max-pixels', '100');
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /ok\.png.*20.?x.?12|20.?×.?12/);
+  // A UNet config with other channel widths than its weights: every mis-shaped key is named with both shapes.
+  const model2 = join(dir, 'pasd-misfit');
+  mkdirSync(join(model2, 'unet'), { recursive: true });
+  symlinkSync(modelDir('pasd_controlnet'), join(model2, 'controlnet'));
+  symlinkSync(join(modelDir('pasd_unet'), 'diffusion_pytorch_model.safetensors'), join(model2, 'unet', 'diffusion_pytorch_model.safetensors'));
+  const cfg = JSON.parse(readFileSync(join(modelDir('pasd_unet'), 'config.json'), 'utf8'));
+  writeFileSync(join(model2, 'unet', 'config.json'), JSON.stringify({ ...cfg, block_out_channels: [16, 32, 32, 64] }));
+  r = pasd('upscale', join(bad, 'ok.png'), '-o', join(dir, 'o3'), ...fast, '--model', model2);
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /mis-shaped keys.*expected \[\d+(,\d+)*\], found \[\d+(,\d+)*\]/s);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
 });
