@@ -8,7 +8,10 @@ import { ShapeError } from '../core/errors.ts';
 import { fmtType } from '../ir/graph.ts';
 import { attr } from '../onnx/encode.ts';
 import { ref } from './ref-util.ts';
-import type { Tensor } from './tensor.ts';
+import { type Tensor, concat } from './tensor.ts';
+
+/** Score bytes per query chunk in the attention vjp. */
+const BACKWARD_CHUNK_BYTES = 64 * 2 ** 20;
 import type { OpAttrs, OpDef } from './types.ts';
 
 type AttnOps = Pick<OpAttrs, 'MultiHeadAttention'>;
@@ -37,14 +40,28 @@ export const attentionOps: { [K in keyof AttnOps]: OpDef<AttnOps[K]> } = {
     lower: (ctx, ins, outs, a) => {
       ctx.node('MultiHeadAttention', ins, [attr('num_heads', a.heads), attr('scale', a.scale, 'float')], outs, 'com.microsoft');
     },
+    // The backward pass recomputes the probabilities one chunk of queries at a time, so its
+    // memory is bounded like the fused forward's (a whole [B, h, N, M] map at N = M = 4096,
+    // batch 2, 8 heads would be 1 GiB per attention, kept for every layer during training).
     vjp: ({ inputs: [q, k, v], grads: [g], attrs: a }) => {
       if (!g) return [null, null, null];
       const [Q, K, V, G] = [heads(q, a.heads), heads(k, a.heads), heads(v, a.heads), heads(g, a.heads)];
-      const P = Q.matmul(K.mT()).mul(a.scale).softmax(-1); // [B, h, N, M]
-      const dV = P.mT().matmul(G);
-      const dP = G.matmul(V.mT());
-      const dS = P.mul(dP.sub(dP.mul(P).sum([3], true))).mul(a.scale);
-      return [merge(dS.matmul(K)), merge(dS.mT().matmul(Q)), merge(dV)];
+      const [b, h, n, m] = [Q.shape[0], a.heads, Q.shape[2], K.shape[2]];
+      const chunk = a.backwardChunk ?? Math.max(1, Math.floor(BACKWARD_CHUNK_BYTES / (4 * b * h * m)));
+      const dQs: Tensor[] = [];
+      let dK: Tensor | null = null, dV: Tensor | null = null;
+      for (let s = 0; s < n; s += chunk) {
+        const e = Math.min(n, s + chunk);
+        const [Qc, Gc] = n <= chunk ? [Q, G] : [Q.slice(2, s, e), G.slice(2, s, e)];
+        const P = Qc.matmul(K.mT()).mul(a.scale).softmax(-1); // [B, h, chunk, M]
+        const dP = Gc.matmul(V.mT());
+        const dS = P.mul(dP.sub(dP.mul(P).sum([3], true))).mul(a.scale);
+        dQs.push(dS.matmul(K));
+        const dKc = dS.mT().matmul(Qc), dVc = P.mT().matmul(Gc);
+        dK = dK ? dK.add(dKc) : dKc;
+        dV = dV ? dV.add(dVc) : dVc;
+      }
+      return [merge(concat(dQs, 2)), merge(dK!), merge(dV!)];
     },
     ref: ([q, k, v], a) => {
       const [b, n, c] = q.shape, m = k.shape[1], e = v.shape[2];

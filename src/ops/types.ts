@@ -87,7 +87,8 @@ export interface OpAttrs {
   Resize: { mode: ResizeMode; sizes: readonly number[] };
   Pad: { pads: readonly number[]; mode: PadMode; value: number };
   Constant: { data: HostArray; dtype: DType; shape: Shape };
-  MultiHeadAttention: { heads: number; scale: number };
+  /** `backwardChunk`: queries per chunk in the vjp (default: sized so each chunk's scores stay ≤ 64 MiB). */
+  MultiHeadAttention: { heads: number; scale: number; backwardChunk?: number };
 }
 
 export type OpName = keyof OpAttrs;

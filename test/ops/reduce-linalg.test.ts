@@ -36,3 +36,8 @@ test('MultiHeadAttention (com.microsoft, fused): forward against the reference, 
   await checkForward(specs, f);
   checkVjp(specs, f);
 });
+
+test('MultiHeadAttention vjp in query chunks (bounded memory) equals finite differences too', () => {
+  const f = (q: Tensor, k: Tensor, v: Tensor) => apply1('MultiHeadAttention', [q, k, v], { heads: 2, scale: 0.4, backwardChunk: 2 });
+  checkVjp([{ shape: [2, 5, 6] }, { shape: [2, 7, 6] }, { shape: [2, 7, 4] }], f);
+});
