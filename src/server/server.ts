@@ -1,0 +1,259 @@
+/**
+ * `pasd serve`: the HTTP API and the web page on Node's own http module.
+ *
+ *   POST   /v1/jobs               image (multipart `image` + `options` JSON, or raw body + ?options=) → 202 {id}
+ *   GET    /v1/jobs/:id           state, progress (phase/step/tile), ETA
+ *   GET    /v1/jobs/:id/events    the same as Server-Sent Events until the job is final
+ *   GET    /v1/jobs/:id/result    the PNG
+ *   DELETE /v1/jobs/:id           cancel (queued or running) or forget a finished job
+ *   GET    /v1/health, /v1/models
+ *   GET    /, /index.html, …      the page (web/), from memory
+ *
+ * Safety: binds loopback by default; with a token every route needs it (`Authorization:
+ * Bearer` or `?token=` for the page and EventSource); cross-origin requests (an `Origin` other
+ * than the server) are refused so another site cannot queue jobs from a visitor's browser, and
+ * on loopback the `Host` must be a loopback name (DNS rebinding).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { UpscaleOptions } from '../pipelines/pasd.ts';
+import { HttpError } from './errors.ts';
+import { DEFAULT_STORE_LIMITS, type Job, JobQueue, type StoreLimits, isFinal } from './jobs.ts';
+import { DEFAULT_OPTION_LIMITS, type OptionLimits, parseJobOptions } from './options.ts';
+import { type Runner, type WorkerModel, WorkerRunner } from './runner.ts';
+import { type StaticFile, loadStaticFiles } from './static.ts';
+import { decodeUpload, parseUpload, readBody } from './upload.ts';
+
+export interface ServerConfig {
+  /** Models offered; the first is the default. */
+  models: WorkerModel[];
+  host?: string;
+  port?: number;
+  /** Bearer token required on every route when set. */
+  token?: string;
+  maxUploadBytes?: number;
+  /** Input pixel cap, checked from the image header. */
+  maxPixels?: number;
+  /** Output pixel cap (input × scale²). */
+  maxOutputPixels?: number;
+  optionLimits?: OptionLimits;
+  store?: Partial<StoreLimits>;
+  threads?: number;
+  /** Default: the worker thread; tests may pass their own. */
+  runner?: Runner;
+  staticFiles?: Map<string, StaticFile>;
+  log?: (line: string) => void;
+}
+
+export const SERVER_DEFAULTS = { host: '127.0.0.1', port: 7860, maxUploadBytes: 32 * 1024 * 1024, maxPixels: 2048 * 2048, maxOutputPixels: 8192 * 8192 };
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const SSE_HEARTBEAT_MS = 15_000;
+const PAGE_CSP = "default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors 'none'";
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+export class PasdServer {
+  readonly http: Server;
+  readonly queue: JobQueue;
+  private readonly files: Map<string, StaticFile>;
+  private readonly tokenDigest: Buffer | null;
+  private readonly modelDefaults: Map<string, Partial<UpscaleOptions>>;
+  private readonly limits: Required<Pick<ServerConfig, 'host' | 'port' | 'maxUploadBytes' | 'maxPixels' | 'maxOutputPixels'>>;
+  private readonly started = Date.now();
+  private closing = false;
+
+  constructor(private readonly config: ServerConfig) {
+    if (!config.models.length) throw new HttpError(500, 'the server needs at least one model');
+    this.limits = {
+      host: config.host ?? SERVER_DEFAULTS.host, port: config.port ?? SERVER_DEFAULTS.port,
+      maxUploadBytes: config.maxUploadBytes ?? SERVER_DEFAULTS.maxUploadBytes, maxPixels: config.maxPixels ?? SERVER_DEFAULTS.maxPixels,
+      maxOutputPixels: config.maxOutputPixels ?? SERVER_DEFAULTS.maxOutputPixels,
+    };
+    this.modelDefaults = new Map(config.models.map((m) => [m.name, m.defaults]));
+    this.tokenDigest = config.token ? digest(config.token) : null;
+    this.files = config.staticFiles ?? loadStaticFiles();
+    this.queue = new JobQueue(config.runner ?? new WorkerRunner(config.models, config.threads), { ...DEFAULT_STORE_LIMITS, ...config.store });
+    this.http = createServer({ requestTimeout: 120_000, headersTimeout: 20_000 }, (req, res) => {
+      this.handle(req, res).catch((e: Error) => this.fail(res, e));
+    });
+  }
+
+  /** Starts listening; resolves with the base URL (port 0 picks a free port). */
+  listen(): Promise<string> {
+    return new Promise((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(this.limits.port, this.limits.host, () => {
+        const a = this.http.address() as AddressInfo;
+        const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+        resolve(`http://${host}:${a.port}`);
+      });
+    });
+  }
+
+  /**
+   * Graceful shutdown: refuses new connections and jobs, cancels queued jobs, gives the
+   * running one `graceMs` to finish (then aborts it), closes the worker and every connection.
+   */
+  async close(graceMs = 10_000): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    const stopped = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    this.http.closeIdleConnections();
+    await this.queue.close(graceMs);
+    this.http.closeAllConnections();
+    await stopped;
+  }
+
+  private log(line: string): void {
+    this.config.log?.(line);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    res.setHeader('x-content-type-options', 'nosniff');
+    res.setHeader('referrer-policy', 'no-referrer');
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    this.checkOrigin(req);
+    this.checkToken(req, url);
+    const method = req.method ?? 'GET';
+    const path = url.pathname;
+    if (!path.startsWith('/v1/')) return this.serveStatic(method, path, req, res);
+    res.setHeader('cache-control', 'no-store');
+    if (this.closing) throw new HttpError(503, 'the server is shutting down');
+    const parts = path.split('/').slice(2); // '/v1/jobs/<id>/events' → ['jobs', '<id>', 'events']
+    const allow = (...methods: string[]) => {
+      if (!methods.includes(method)) throw new HttpError(405, `${method} ${path}: allowed: ${methods.join(', ')}`, undefined, { allow: methods.join(', ') });
+    };
+    if (path === '/v1/health') {
+      allow('GET');
+      return json(res, 200, { status: 'ok', uptimeSeconds: Math.round((Date.now() - this.started) / 1000), queue: { ...this.queue.counts(), capacity: this.queue.limits.maxQueued } });
+    }
+    if (path === '/v1/models') {
+      allow('GET');
+      return json(res, 200, { models: this.config.models.map((m, i) => ({ name: m.name, default: i === 0, defaults: m.defaults })) });
+    }
+    if (path === '/v1/jobs') {
+      allow('POST');
+      return this.createJob(req, res, url);
+    }
+    if (parts[0] !== 'jobs' || parts.length > 3) throw new HttpError(404, `${path}: no such route`);
+    const job = this.jobOf(parts[1]);
+    const sub = parts[2];
+    if (sub === undefined) {
+      allow('GET', 'DELETE');
+      if (method === 'DELETE') {
+        this.queue.cancel(job);
+        this.log(`job ${job.id}: cancel requested (${job.state})`);
+        return json(res, 202, this.queue.view(job));
+      }
+      return json(res, 200, this.queue.view(job));
+    }
+    allow('GET');
+    if (sub === 'events') return this.events(req, res, job);
+    if (sub === 'result') {
+      if (!job.result) throw new HttpError(409, `job ${job.id} is ${job.state}${job.error ? ` (${job.error})` : ''}; the result exists once it is done`, 'id');
+      res.writeHead(200, { 'content-type': 'image/png', 'content-length': job.result.png.length, 'content-disposition': `inline; filename="pasd-${job.id}.png"` });
+      res.end(job.result.png);
+      return;
+    }
+    throw new HttpError(404, `${path}: no such route`);
+  }
+
+  private async createJob(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const c = this.queue.counts();
+    // Refuse before reading a body that could not be queued anyway.
+    if (c.queued >= this.queue.limits.maxQueued) throw new HttpError(429, `the queue is full (${c.queued} jobs waiting); retry later`, undefined, { 'retry-after': '10' });
+    const body = await readBody(req, this.limits.maxUploadBytes);
+    const upload = await parseUpload(req.headers['content-type'], body, url.searchParams);
+    const options = parseJobOptions(upload.options, this.modelDefaults, this.config.optionLimits ?? DEFAULT_OPTION_LIMITS);
+    const image = await decodeUpload(upload.image, this.limits.maxPixels);
+    const { width: w, height: h } = image.rgb;
+    const s = options.upscale.upscale;
+    if (w * h * s * s > this.limits.maxOutputPixels)
+      throw new HttpError(413, `scale: ${w}x${h} × ${s} would be ${w * s}x${h * s}, more than the server's cap of ${this.limits.maxOutputPixels} output pixels`, 'scale');
+    const job = this.queue.submit(image, options);
+    this.log(`job ${job.id}: queued (${w}x${h}, ×${s}, model ${options.model})`);
+    res.setHeader('location', `/v1/jobs/${job.id}`);
+    json(res, 202, this.queue.view(job));
+  }
+
+  private jobOf(id: string | undefined): Job {
+    const job = id && ID.test(id) ? this.queue.get(id) : undefined;
+    if (!job) throw new HttpError(404, `job ${id}: no such job (finished jobs expire)`, 'id');
+    return job;
+  }
+
+  /** Server-Sent Events: the job's view now and at every change; the stream ends with the final state. */
+  private events(req: IncomingMessage, res: ServerResponse, job: Job): void {
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.write('retry: 2000\n\n');
+    const send = (v: ReturnType<JobQueue['view']>) => {
+      res.write(`data: ${JSON.stringify(v)}\n\n`);
+      if (isFinal(v.state)) stop();
+    };
+    const heartbeat = setInterval(() => res.write(': ping\n\n'), SSE_HEARTBEAT_MS).unref();
+    let unsubscribe = () => {};
+    const stop = () => {
+      clearInterval(heartbeat);
+      unsubscribe();
+      res.end();
+    };
+    // A client going away only unsubscribes; the job goes on.
+    req.on('close', stop);
+    const now = this.queue.view(job);
+    if (isFinal(now.state)) return send(now);
+    unsubscribe = this.queue.subscribe(job.id, send);
+    send(now);
+  }
+
+  private serveStatic(method: string, path: string, req: IncomingMessage, res: ServerResponse): void {
+    if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, `${method} ${path}: allowed: GET, HEAD`, undefined, { allow: 'GET, HEAD' });
+    const file = this.files.get(path);
+    if (!file) throw new HttpError(404, `${path}: not found`);
+    const headers = { 'content-type': file.type, etag: file.etag, 'cache-control': 'no-cache', 'content-security-policy': PAGE_CSP, 'x-frame-options': 'DENY' };
+    if (req.headers['if-none-match'] === file.etag) {
+      res.writeHead(304, headers);
+      res.end();
+      return;
+    }
+    res.writeHead(200, { ...headers, 'content-length': file.body.length });
+    res.end(method === 'HEAD' ? undefined : file.body);
+  }
+
+  private checkOrigin(req: IncomingMessage): void {
+    const host = req.headers.host ?? '';
+    if (LOOPBACK_HOSTS.has(this.limits.host) || this.limits.host === 'localhost') {
+      const name = host.replace(/:\d+$/, '');
+      if (!LOOPBACK_HOSTS.has(name)) throw new HttpError(403, `Host "${host}": this server answers loopback names only (it is bound to ${this.limits.host})`);
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== `http://${host}` && origin !== `https://${host}`) throw new HttpError(403, `Origin "${origin}": cross-origin requests are refused`);
+  }
+
+  private checkToken(req: IncomingMessage, url: URL): void {
+    if (!this.tokenDigest) return;
+    const auth = req.headers.authorization;
+    const given = auth?.startsWith('Bearer ') ? auth.slice(7) : url.searchParams.get('token');
+    if (given === null || given === undefined || !timingSafeEqual(digest(given), this.tokenDigest))
+      throw new HttpError(401, 'a valid token is required: send "Authorization: Bearer <token>" (or ?token=<token>)', 'token', { 'www-authenticate': 'Bearer' });
+  }
+
+  private fail(res: ServerResponse, e: Error): void {
+    const known = e instanceof HttpError;
+    if (!known) this.log(`internal error: ${e.stack ?? e.message}`);
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const status = known ? e.status : 500;
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...(known ? e.headers : {}) });
+    res.end(JSON.stringify({ error: { status, message: known ? e.message : 'internal server error (see the server log)', ...(known && e.field ? { field: e.field } : {}) } }));
+  }
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
