@@ -106,7 +106,7 @@ export class JobQueue {
     const v: JobView = { id: job.id, state: job.state, model: job.options.model, input: job.input };
     if (job.state === 'queued') v.position = this.queue.indexOf(job) + (this.running ? 1 : 0);
     if (job.progress) v.progress = { ...job.progress, fraction: progressFraction(job.progress) };
-    if (job.started) {
+    if (job.started !== undefined) {
       const elapsed = ((job.finished ?? this.now()) - job.started) / 1000;
       v.elapsedSeconds = Math.round(elapsed * 10) / 10;
       const f = v.progress?.fraction ?? 0;

@@ -25,7 +25,7 @@ test.after(async () => {
 });
 
 async function post(body: FormData | Buffer, o: { query?: string; headers?: Record<string, string> } = {}) {
-  const r = await fetch(`${url}/v1/jobs${o.query ?? ''}`, { method: 'POST', body, headers: o.headers });
+  const r = await fetch(`${url}/v1/jobs${o.query ?? ''}`, { method: 'POST', body: body instanceof FormData ? body : new Uint8Array(body), headers: o.headers });
   return { status: r.status, headers: r.headers, body: (await r.json()) as JobBody & { error?: { message: string; field?: string } } };
 }
 

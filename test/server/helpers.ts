@@ -45,7 +45,7 @@ export async function startServer(config: Partial<ServerConfig> & { models: Work
 
 export function form(image: Uint8Array | null, options?: unknown, name = 'a.png'): FormData {
   const f = new FormData();
-  if (image) f.append('image', new Blob([image], { type: 'image/png' }), name);
+  if (image) f.append('image', new Blob([new Uint8Array(image)], { type: 'image/png' }), name);
   if (options !== undefined) f.append('options', JSON.stringify(options));
   return f;
 }
