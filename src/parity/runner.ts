@@ -79,6 +79,7 @@ export function compareOutput(ctx: CaseContext, t: ManifestTensor, value: Produc
   const expected = expectedValues(ctx, t);
   if (ours.length !== expected.length)
     return { ...base, ...bound, status: 'fail', note: `${ours.length} values, expected ${expected.length} ([${want.join(', ')}])` };
+  if (got.tolerance?.where !== undefined) return splitRow(base, ours, expected, got.tolerance, { value: tol.value, kind: tol.kind });
   if (got.tolerance !== undefined) return boundedRow(base, ours, expected, got.tolerance);
   // A float output without a tolerance is a float32 scalar of the original: compare in float32.
   if (tol.kind === 'exact (float32)') ours = Float32Array.from(ours);
@@ -90,15 +91,36 @@ export function compareOutput(ctx: CaseContext, t: ManifestTensor, value: Produc
   return { ...base, ...bound, ...stats, status: 'fail', note: d.beyond < d.mismatched ? `${d.beyond} of ${expected.length} values beyond tolerance` : undefined };
 }
 
+type RowBase = Pick<Row, 'case' | 'group' | 'output'>;
+type Bound = Omit<NonNullable<Produced['tolerance']>, 'where'>;
+
+/**
+ * An output whose handler bound covers the values selected by `where`, the output's own bound
+ * the rest: both checked, one row (the pair closer to its bound reported).
+ */
+function splitRow(base: RowBase, ours: ArrayLike<number>, expected: ArrayLike<number>, tol: NonNullable<Produced['tolerance']>, own: Bound): Row {
+  const where = tol.where!;
+  if (where.length !== expected.length) return { ...base, status: 'fail', note: `a selection of ${where.length} values (${tol.kind}) for ${expected.length}` };
+  const parts = [boundedRow(base, ours, expected, tol, where), boundedRow(base, ours, expected, own, Uint8Array.from(where, (w) => (w ? 0 : 1)))];
+  const worst = worstRow(parts)!;
+  const failed = parts.filter((r) => r.status === 'fail');
+  const note = [parts.map((r) => `${r.count} values within ${r.toleranceKind}`).join(', '), ...failed.map((r) => `beyond ${r.toleranceKind} ${r.tolerance}`)].join('; ');
+  return { ...worst, status: failed.length ? 'fail' : 'pass', mismatched: parts[0].mismatched! + parts[1].mismatched!, count: expected.length, note };
+}
+
 /**
  * An output held to the handler's bound: one value, or one per index of the first axis (each
- * slice within its own); the slice closest to its bound is reported.
+ * slice within its own); the slice closest to its bound is reported. With `select`, only the
+ * values whose entry is nonzero count (`count` says how many).
  */
-function boundedRow(base: Pick<Row, 'case' | 'group' | 'output'>, ours: ArrayLike<number>, expected: ArrayLike<number>, tol: NonNullable<Produced['tolerance']>): Row {
+function boundedRow(base: RowBase, ours: ArrayLike<number>, expected: ArrayLike<number>, tol: Bound, select?: Uint8Array): Row {
   const bounds = typeof tol.value === 'number' ? [tol.value] : tol.value;
   const size = expected.length / bounds.length;
   if (!Number.isInteger(size)) return { ...base, status: 'fail', note: `${bounds.length} bounds (${tol.kind}) do not split ${expected.length} values evenly` };
   const a = Float64Array.from(ours), b = Float64Array.from(expected);
+  // Unselected values take the expected value, so they neither differ nor move the slices.
+  let count = b.length;
+  if (select !== undefined) for (let i = 0; i < b.length; i++) if (!select[i]) (a[i] = b[i]), count--;
   let worst = { ratio: -1, max: 0, bound: bounds[0], at: 0 };
   let mismatched = 0;
   const over: number[] = [];
@@ -111,7 +133,7 @@ function boundedRow(base: Pick<Row, 'case' | 'group' | 'output'>, ours: ArrayLik
   });
   const where = bounds.length > 1 ? `[${worst.at}]` : '';
   const note = over.length ? `beyond the bound at first-axis index ${over.join(', ')} of ${bounds.length}` : bounds.length > 1 ? `worst at first-axis index ${worst.at} of ${bounds.length}` : undefined;
-  return { ...base, status: over.length ? 'fail' : 'pass', maxAbsDiff: worst.max, tolerance: worst.bound, toleranceKind: `${tol.kind}${where}`, mismatched, count: b.length, note };
+  return { ...base, status: over.length ? 'fail' : 'pass', maxAbsDiff: worst.max, tolerance: worst.bound, toleranceKind: `${tol.kind}${where}`, mismatched, count, note };
 }
 
 function describe(e: unknown): string {

@@ -50,9 +50,12 @@ export interface Produced {
    * The bound, where the output's own `tolerance_max_abs` is not the one the procedure is
    * checked with (the pipeline's teacher-forced steps, an image decoded from given final
    * latents): one value, or one per index of the first axis (per step, per tile). `kind`
-   * names the manifest field it comes from.
+   * names the manifest field it comes from. `where`, when given (one entry per value), applies
+   * this bound to the values whose entry is nonzero only, and the output's own tolerance to
+   * the others: a tighter bound the manifest states for part of an output (`updated.*` where
+   * |clipped grad| > 1e-6).
    */
-  readonly tolerance?: { readonly value: number | readonly number[]; readonly kind: string };
+  readonly tolerance?: { readonly value: number | readonly number[]; readonly kind: string; readonly where?: Uint8Array };
 }
 
 /**

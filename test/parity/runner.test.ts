@@ -39,8 +39,9 @@ function quiet(): { out: (s: string) => void; text: () => string } {
 }
 
 // The pipeline cases (compiled pipelines, ~10 s) run in test/pipelines/{pasd,colorization}-parity.test.ts,
-// which also check that PASD's tiled VAE is "not supported" on purpose.
-for (const group of Object.keys(HANDLERS).filter((g) => g !== 'pipeline')) {
+// which also check that PASD's tiled VAE is "not supported" on purpose; the train cases (a
+// compiled training step each) in test/train/parity.test.ts.
+for (const group of Object.keys(HANDLERS).filter((g) => g !== 'pipeline' && g !== 'train')) {
   test(`every ${group} output of ../shared/fixtures passes`, async (t) => {
     const report = await runParity(fixtures, { group, threads: 2 });
     assert.ok(report.rows.length > 0, `no ${group} cases`);
@@ -157,6 +158,30 @@ test('a bound given by the handler (one per first-axis index) replaces the manif
   assert.equal((await run(2e-3)).status, 'pass');
   assert.equal((await run(1e-4)).status, 'fail');
   assert.match((await run([1, 1, 1, 1, 1])).note!, /5 bounds \(per_slice\) do not split 1536 values/);
+});
+
+test('a handler bound with `where` holds the selected values to it and the others to the manifest tolerance', async () => {
+  const meta = fixtures.cases.find((c) => c.group === 'schedulers' && c.tensors.some((t) => t.name === 'output.velocity'))!;
+  const want = fixtures.context(meta).f32('output.noisy_samples'); // tolerance_max_abs 1e-6
+  const moved = (i: number) => i % 7 === 0;
+  const off = want.map((v, i) => (moved(i) ? v + 1e-3 : i % 7 === 1 ? v + 2e-7 : v));
+  const run = async (value: number, where: Uint8Array) =>
+    (await runCase(fixtures, meta, { handlers: { schedulers: async () => new Map([['output.noisy_samples', { data: off, tolerance: { value, kind: 'where_sel', where } }]]) } }))[0];
+  const sel = Uint8Array.from(want, (_, i) => (moved(i) ? 1 : 0));
+  const n = sel.reduce((a, b) => a + b, 0);
+  const ok = await run(2e-3, sel);
+  assert.equal(ok.status, 'pass');
+  assert.equal(ok.toleranceKind, 'where_sel');
+  assert.ok(Math.abs(ok.maxAbsDiff! - 1e-3) < 1e-6);
+  assert.equal(ok.count, want.length);
+  assert.equal(ok.note, `${n} values within where_sel, ${want.length - n} values within tolerance_max_abs`);
+  assert.equal((await run(1e-4, sel)).status, 'fail', 'selected values beyond the handler bound');
+  // Unselected values keep the manifest's 1e-6: moving the selection off the shifted ones fails.
+  const wrong = await run(2e-3, Uint8Array.from(want, (_, i) => (i % 7 === 1 ? 1 : 0)));
+  assert.equal(wrong.status, 'fail');
+  assert.match(wrong.note!, /; beyond tolerance_max_abs 0\.000001$/);
+  assert.equal((await run(2e-3, new Uint8Array(want.length).fill(1))).status, 'pass');
+  assert.match((await run(2e-3, sel.subarray(1))).note!, /a selection of 1535 values \(where_sel\) for 1536/);
 });
 
 test('a `<…>` manifest entry stands for every matching case tensor: one row, the worst of them', async () => {

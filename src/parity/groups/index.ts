@@ -9,6 +9,7 @@ import { models } from './models.ts';
 import { pipeline } from './pipeline.ts';
 import { schedulers } from './schedulers.ts';
 import { text } from './text.ts';
+import { train } from './train.ts';
 import { vae } from './vae.ts';
 
 export const HANDLERS: Readonly<Record<string, GroupHandler>> = {
@@ -23,4 +24,5 @@ export const HANDLERS: Readonly<Record<string, GroupHandler>> = {
   lpips,
   pipeline,
   checkpoint_convert: checkpointConvert,
+  train,
 };
