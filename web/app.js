@@ -12,10 +12,8 @@ const bar = $('bar');
 const message = $('message');
 const compareSection = $('compare-section');
 
-// A server started with --token is opened as /?token=…; the token then goes with every request.
-const token = new URLSearchParams(location.search).get('token');
-const authHeaders = token ? { authorization: `Bearer ${token}` } : {};
-const withToken = (path) => (token ? `${path}${path.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}` : path);
+// A server started with --token is opened as /?token=…: the server answers with a session
+// cookie that every later request of this page (fetch, EventSource) carries by itself.
 
 let file = null;
 let inputUrl = null;
@@ -28,7 +26,7 @@ function say(text, isError = false) {
 }
 
 async function api(path, init = {}) {
-  const r = await fetch(path, { ...init, headers: { ...authHeaders, ...(init.headers ?? {}) } });
+  const r = await fetch(path, init);
   if (!r.ok) {
     const body = await r.json().catch(() => null);
     throw new Error(body?.error?.message ?? `${r.status} ${r.statusText}`);
@@ -68,7 +66,7 @@ function pick(f) {
   file = f;
   if (inputUrl) URL.revokeObjectURL(inputUrl);
   inputUrl = URL.createObjectURL(f);
-  $('drop-text').textContent = `${f.name} (${Math.round(f.size / 1024)} KiB)`;
+  $('drop-text').textContent = `${f.name} (${(f.size / 1024).toFixed(1)} KiB)`;
   startButton.disabled = false;
 }
 
@@ -134,7 +132,7 @@ cancelButton.addEventListener('click', async () => {
 });
 
 function follow(id) {
-  const events = new EventSource(withToken(`/v1/jobs/${id}/events`));
+  const events = new EventSource(`/v1/jobs/${id}/events`);
   current = { id, events };
   events.onmessage = (e) => {
     const job = JSON.parse(e.data);

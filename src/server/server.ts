@@ -10,9 +10,10 @@
  *   GET    /, /index.html, …      the page (web/), from memory
  *
  * Safety: binds loopback by default; with a token every route needs it (`Authorization:
- * Bearer` or `?token=` for the page and EventSource); cross-origin requests (an `Origin` other
- * than the server) are refused so another site cannot queue jobs from a visitor's browser, and
- * on loopback the `Host` must be a loopback name (DNS rebinding).
+ * Bearer`, `?token=`, or the cookie set when the page is opened with `?token=`);
+ * cross-origin requests (an `Origin` other than the server) are refused so another site
+ * cannot queue jobs from a visitor's browser, and on loopback the `Host` must be a loopback
+ * name (DNS rebinding).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
@@ -115,9 +116,15 @@ export class PasdServer {
     res.setHeader('referrer-policy', 'no-referrer');
     const url = new URL(req.url ?? '/', 'http://localhost');
     this.checkOrigin(req);
-    this.checkToken(req, url);
+    const via = this.checkToken(req, url);
     const method = req.method ?? 'GET';
     const path = url.pathname;
+    if (via === 'query' && method === 'GET' && this.files.has(path)) {
+      // The page opened with ?token=: keep it in an HttpOnly same-site cookie, drop it from the address bar.
+      res.writeHead(303, { location: path, 'set-cookie': `pasd_session=${this.tokenDigest!.toString('hex')}; HttpOnly; SameSite=Strict; Path=/` });
+      res.end();
+      return;
+    }
     if (!path.startsWith('/v1/')) return this.serveStatic(method, path, req, res);
     res.setHeader('cache-control', 'no-store');
     if (this.closing) throw new HttpError(503, 'the server is shutting down');
@@ -231,12 +238,20 @@ export class PasdServer {
     if (origin !== undefined && origin !== `http://${host}` && origin !== `https://${host}`) throw new HttpError(403, `Origin "${origin}": cross-origin requests are refused`);
   }
 
-  private checkToken(req: IncomingMessage, url: URL): void {
-    if (!this.tokenDigest) return;
+  /**
+   * With a token: `Authorization: Bearer`, `?token=` or the session cookie that a page load
+   * with `?token=` sets (so the page's own requests, its script and EventSource carry it
+   * without the token in every URL). Returns how the token came.
+   */
+  private checkToken(req: IncomingMessage, url: URL): 'header' | 'query' | 'cookie' | null {
+    if (!this.tokenDigest) return null;
     const auth = req.headers.authorization;
-    const given = auth?.startsWith('Bearer ') ? auth.slice(7) : url.searchParams.get('token');
-    if (given === null || given === undefined || !timingSafeEqual(digest(given), this.tokenDigest))
-      throw new HttpError(401, 'a valid token is required: send "Authorization: Bearer <token>" (or ?token=<token>)', 'token', { 'www-authenticate': 'Bearer' });
+    const cookie = /(?:^|;\s*)pasd_session=([0-9a-f]{64})/.exec(req.headers.cookie ?? '')?.[1];
+    const query = url.searchParams.get('token');
+    if (auth?.startsWith('Bearer ') && timingSafeEqual(digest(auth.slice(7)), this.tokenDigest)) return 'header';
+    if (query !== null && timingSafeEqual(digest(query), this.tokenDigest)) return 'query';
+    if (cookie && timingSafeEqual(Buffer.from(cookie, 'hex'), this.tokenDigest)) return 'cookie';
+    throw new HttpError(401, 'a valid token is required: send "Authorization: Bearer <token>", or open the page as /?token=<token>', 'token', { 'www-authenticate': 'Bearer' });
   }
 
   private fail(res: ServerResponse, e: Error): void {

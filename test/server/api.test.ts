@@ -204,7 +204,7 @@ test('Host and Origin: DNS-rebinding names and cross-origin requests are refused
   assert.equal(await call({ origin: url }), 200);
 });
 
-test('token: every route needs it (header or ?token=); health and models answer with it', async () => {
+test('token: every route needs it (header, ?token= or the session cookie the page gets); health and models answer with it', async () => {
   const t = new PasdServer({ models: [model], port: 0, token: 'correct horse battery' });
   const base = await t.listen();
   try {
@@ -221,6 +221,16 @@ test('token: every route needs it (header or ?token=); health and models answer 
     assert.equal(((await h.json()) as { status: string }).status, 'ok');
     const models = (await (await fetch(`${base}/v1/models?token=correct%20horse%20battery`)).json()) as { models: { name: string; default: boolean }[] };
     assert.deepEqual(models.models.map((x) => [x.name, x.default]), [['tiny', true]]);
+    // The page opened with ?token= trades it for an HttpOnly cookie and drops it from the URL.
+    const page = await fetch(`${base}/?token=correct%20horse%20battery`, { redirect: 'manual' });
+    assert.equal(page.status, 303);
+    assert.equal(page.headers.get('location'), '/');
+    const cookie = page.headers.get('set-cookie')!;
+    assert.match(cookie, /^pasd_session=[0-9a-f]{64}; HttpOnly; SameSite=Strict; Path=\/$/);
+    assert.doesNotMatch(cookie, /horse/);
+    const session = cookie.split(';')[0];
+    assert.equal((await fetch(`${base}/app.js`, { headers: { cookie: session } })).status, 200);
+    assert.equal((await fetch(`${base}/v1/health`, { headers: { cookie: `pasd_session=${'0'.repeat(64)}` } })).status, 401);
   } finally {
     await t.close();
   }
