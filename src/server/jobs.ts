@@ -26,6 +26,9 @@ export interface StoreLimits {
   ttlMs: number;
 }
 
+/** How long a canceled run may take to stop before shutdown goes on without it. */
+const ABORT_WAIT_MS = 15_000;
+
 export const DEFAULT_STORE_LIMITS: StoreLimits = { maxQueued: 8, maxFinished: 64, maxResultBytes: 512 * 1024 * 1024, ttlMs: 60 * 60 * 1000 };
 
 export interface Job {
@@ -79,7 +82,8 @@ export class JobQueue {
   private closing = false;
   private idle: (() => void) | null = null;
 
-  constructor(private readonly runner: Runner, readonly limits: StoreLimits = DEFAULT_STORE_LIMITS, private readonly now: () => number = Date.now) {
+  constructor(private readonly runner: Runner, readonly limits: StoreLimits = DEFAULT_STORE_LIMITS, private readonly now: () => number = Date.now,
+    private readonly log?: (line: string) => void) {
     this.sweeper = setInterval(() => this.sweep(), Math.min(60_000, Math.max(1000, limits.ttlMs / 4))).unref();
   }
 
@@ -156,6 +160,7 @@ export class JobQueue {
     job.image = undefined;
     if (o.error) job.error = o.error;
     if (o.result) job.result = o.result;
+    this.log?.(`job ${job.id}: ${state}${job.started !== undefined ? ` after ${((job.finished - job.started) / 1000).toFixed(1)} s` : ''}${o.error ? ` (${o.error})` : ''}`);
     this.emit(job);
     this.listeners.delete(job.id);
     this.sweep();
@@ -206,17 +211,21 @@ export class JobQueue {
 
   /**
    * Graceful stop: no new jobs, queued ones are canceled, the running one gets `graceMs` to
-   * finish before it is aborted; resolves when nothing runs any more and the runner is closed.
+   * finish before it is aborted; resolves when nothing runs any more and the runner is closed
+   * (a run that ignores the abort for `ABORT_WAIT_MS` more is ended with the runner).
    */
   async close(graceMs: number): Promise<void> {
     this.closing = true;
     clearInterval(this.sweeper);
     for (const job of [...this.queue]) this.cancel(job);
     if (this.running) {
-      const idle = new Promise<void>((resolve) => (this.idle = resolve));
-      const timer = setTimeout(() => this.running && this.cancel(this.running), graceMs);
-      await idle;
-      clearTimeout(timer);
+      const timers: NodeJS.Timeout[] = [];
+      await new Promise<void>((resolve) => {
+        this.idle = resolve;
+        timers.push(setTimeout(() => this.running && this.cancel(this.running), graceMs));
+        timers.push(setTimeout(resolve, graceMs + ABORT_WAIT_MS));
+      });
+      timers.forEach(clearTimeout);
     }
     await this.runner.close();
   }

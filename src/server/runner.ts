@@ -139,15 +139,20 @@ export class WorkerRunner implements Runner {
     if (this.pending?.id === id) this.worker?.postMessage({ type: 'cancel', id } satisfies ToWorker);
   }
 
-  /** Releases the loaded sessions, then ends the thread (call after the running job has ended). */
-  async close(): Promise<void> {
+  /**
+   * Releases the loaded sessions, then ends the thread (call after the running job has ended;
+   * a thread that does not answer within `waitMs`, stuck in a run, is terminated all the same).
+   */
+  async close(waitMs = 10_000): Promise<void> {
     const w = this.worker;
     if (!w) return;
+    let timer: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve) => {
       this.closed = resolve;
+      timer = setTimeout(resolve, waitMs);
       w.postMessage({ type: 'close' } satisfies ToWorker);
     });
-    this.worker = null;
+    clearTimeout(timer);
     await w.terminate();
   }
 }

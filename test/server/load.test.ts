@@ -62,11 +62,15 @@ test('50 concurrent mixed requests: good jobs all complete, bad ones all 4xx, he
     polling = false;
     await poller;
 
-    t.diagnostic(`${seconds.toFixed(1)} s, ${healthMs.length} health answers (slowest ${Math.max(...healthMs).toFixed(0)} ms), RSS +${((peak - rss0) / 2 ** 20).toFixed(0)} MiB`);
+    const median = [...healthMs].sort((a, b) => a - b)[healthMs.length >> 1];
+    t.diagnostic(`${seconds.toFixed(1)} s, ${healthMs.length} health answers (median ${median.toFixed(0)} ms, slowest ${Math.max(...healthMs).toFixed(0)} ms), RSS +${((peak - rss0) / 2 ** 20).toFixed(0)} MiB`);
     assert.ok(seconds < 40, `the load took ${seconds} s`);
     assert.ok(healthMs.length >= 5, `health polled ${healthMs.length} times`);
+    // Client and server share this process and the machine's two cores: the bound is loose on
+    // single answers, tight on the typical one (a job blocking the HTTP thread would take seconds).
     const worst = Math.max(...healthMs);
-    assert.ok(worst < 1000, `slowest /v1/health answer: ${worst.toFixed(0)} ms`);
+    assert.ok(worst < 2000, `slowest /v1/health answer: ${worst.toFixed(0)} ms`);
+    assert.ok(median < 200, `median /v1/health answer: ${median.toFixed(0)} ms`);
     assert.ok(peak - rss0 < RSS_BOUND, `RSS grew by ${((peak - rss0) / 2 ** 20).toFixed(0)} MiB`);
   } finally {
     await stop();
