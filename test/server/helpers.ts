@@ -54,6 +54,7 @@ export interface JobBody {
   id: string;
   state: string;
   error?: string;
+  input?: { width: number; height: number };
   output?: { width: number; height: number };
   progress?: { phase: string; fraction: number };
   etaSeconds?: number;
