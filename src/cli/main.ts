@@ -8,6 +8,7 @@ import { UsageError } from './args.ts';
 import { degradeCommand } from './degrade.ts';
 import { evalCommand } from './eval.ts';
 import { trainCommand } from './train.ts';
+import { serveCommand } from './serve.ts';
 import { upscaleCommand } from './upscale.ts';
 
 const USAGE = `pasd — Pixel-Aware Stable Diffusion super-resolution
@@ -21,6 +22,8 @@ usage:
                                     PSNR/SSIM/LPIPS/NIQE with a bicubic baseline (pasd eval --help)
   pasd train --data <dir> --base <dir> --out <dir> [--init-from <dir>] [--resume]
                                     train PASD (pasd train --help)
+  pasd serve [--port N] [--model <dir> --base <dir>] [--token T]
+                                    HTTP API with a job queue and a web page (pasd serve --help)
   pasd --help                       this text
 `;
 
@@ -43,6 +46,8 @@ export async function main(argv: string[]): Promise<number> {
         return await trainCommand(rest);
       case 'eval':
         return await evalCommand(rest);
+      case 'serve':
+        return await serveCommand(rest);
       default:
         process.stderr.write(`pasd: unknown command "${cmd}"\n\n${USAGE}`);
         return 2;

@@ -1,0 +1,121 @@
+/**
+ * `pasd serve`: the HTTP API and web page (src/server) on loopback. The models are checked
+ * and the default one loaded before the port opens, so a bad folder is an exit code, not a
+ * failing first job. SIGINT/SIGTERM shut down gracefully (a second signal exits at once).
+ */
+import { basename, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { PasdError } from '../core/errors.ts';
+import { componentPaths } from '../pipelines/load.ts';
+import { type WorkerModel, WorkerRunner } from '../server/runner.ts';
+import { PasdServer, SERVER_DEFAULTS } from '../server/server.ts';
+import { DEFAULT_OPTION_LIMITS } from '../server/options.ts';
+import { DEFAULT_STORE_LIMITS } from '../server/jobs.ts';
+import { UsageError, num } from './args.ts';
+
+export const SERVE_USAGE = `usage: pasd serve --model <pasd-dir> --base <sd15-dir> [--port N] [options]
+
+Serves the HTTP API (/v1/...) and the web page on http://127.0.0.1:<port>/.
+models:
+  --model DIR --base DIR  a PASD checkpoint folder and an SD1.5 folder, as for "pasd upscale"
+  --name NAME             the model's name in the API and on the page (default: the --model folder's name)
+options:
+  --port N                port (default ${SERVER_DEFAULTS.port}; 0 picks a free one, printed on stdout)
+  --host ADDR             address to bind (default ${SERVER_DEFAULTS.host}); anything else exposes the server
+                          beyond this machine: use it with --token
+  --token T               require "Authorization: Bearer T" (or ?token=T) on every route; default: $PASD_TOKEN
+  --threads N             CPU threads of the worker (default: all cores)
+  --max-upload BYTES      largest request body (default ${SERVER_DEFAULTS.maxUploadBytes})
+  --max-pixels N          largest input image, width × height (default ${SERVER_DEFAULTS.maxPixels})
+  --max-output-pixels N   largest output image (default ${SERVER_DEFAULTS.maxOutputPixels})
+  --max-queue N           jobs waiting behind the running one; more get 429 (default ${DEFAULT_STORE_LIMITS.maxQueued})
+  --max-steps N           largest "steps" a job may ask for (default ${DEFAULT_OPTION_LIMITS.maxSteps})
+  --result-ttl S          seconds a finished job and its result are kept (default ${DEFAULT_STORE_LIMITS.ttlMs / 1000})
+  --grace S               on shutdown, seconds the running job may take to finish before it is canceled (default 10)
+  -q, --quiet             no log lines
+exit codes: 0 shut down cleanly, 1 cannot listen, 2 usage error, 3 models could not be loaded`;
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  const { values: v } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      model: { type: 'string' }, base: { type: 'string' }, name: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
+      token: { type: 'string' }, threads: { type: 'string' }, 'max-upload': { type: 'string' }, 'max-pixels': { type: 'string' },
+      'max-output-pixels': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-steps': { type: 'string' }, 'result-ttl': { type: 'string' },
+      grace: { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (v.help) {
+    process.stdout.write(SERVE_USAGE + '\n');
+    return 0;
+  }
+  if (!v.model || !v.base) throw new UsageError('--model <PASD checkpoint folder> and --base <SD1.5 folder> are required');
+  const token = v.token ?? (process.env.PASD_TOKEN || undefined);
+  if (token !== undefined && token.length < 8) throw new UsageError('--token / PASD_TOKEN: use at least 8 characters');
+  const host = v.host ?? SERVER_DEFAULTS.host;
+  const log = v.quiet ? undefined : (line: string) => process.stderr.write(`pasd serve: ${line}\n`);
+  const threads = num(v.threads, 'threads', { int: true, min: 1 });
+  // Every option is checked before the (slow) model load.
+  const config = {
+    host, token, log,
+    port: num(v.port, 'port', { int: true, min: 0, max: 65535 }),
+    maxUploadBytes: num(v['max-upload'], 'max-upload', { int: true, min: 1 }),
+    maxPixels: num(v['max-pixels'], 'max-pixels', { int: true, min: 1 }),
+    maxOutputPixels: num(v['max-output-pixels'], 'max-output-pixels', { int: true, min: 1 }),
+    optionLimits: { ...DEFAULT_OPTION_LIMITS, maxSteps: num(v['max-steps'], 'max-steps', { int: true, min: 1 }) ?? DEFAULT_OPTION_LIMITS.maxSteps },
+    store: {
+      maxQueued: num(v['max-queue'], 'max-queue', { int: true, min: 0 }) ?? DEFAULT_STORE_LIMITS.maxQueued,
+      ttlMs: (num(v['result-ttl'], 'result-ttl', { min: 1 }) ?? DEFAULT_STORE_LIMITS.ttlMs / 1000) * 1000,
+    },
+  };
+  const grace = (num(v.grace, 'grace', { min: 0 }) ?? 10) * 1000;
+
+  let models: WorkerModel[];
+  try {
+    models = modelsOf(v.model, v.base, v.name);
+  } catch (e) {
+    if (!(e instanceof PasdError) || e instanceof UsageError) throw e;
+    process.stderr.write(`pasd serve: cannot load the models: ${e.message}\n`);
+    return 3;
+  }
+  const runner = new WorkerRunner(models, threads);
+  try {
+    log?.(`loading model "${models[0].name}"…`);
+    await runner.load(models[0].name);
+  } catch (e) {
+    process.stderr.write(`pasd serve: cannot load the models: ${(e as Error).message}\n`);
+    await runner.close();
+    return 3;
+  }
+  const server = new PasdServer({ ...config, models, runner });
+  if (host !== SERVER_DEFAULTS.host)
+    process.stderr.write(`pasd serve: warning: binding to ${host} instead of ${SERVER_DEFAULTS.host}; other machines may reach this server${token ? '' : ' and no --token is set'}\n`);
+  let url: string;
+  try {
+    url = await server.listen();
+  } catch (e) {
+    process.stderr.write(`pasd serve: cannot listen on ${host}:${config.port ?? SERVER_DEFAULTS.port}: ${(e as Error).message}\n`);
+    await server.close(0);
+    return 1;
+  }
+  process.stdout.write(`pasd serve: listening on ${url}/${token ? ' (token required)' : ''}\n`);
+
+  await new Promise<void>((done) => {
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (++signals > 1) process.exit(130);
+      log?.(`${sig}: shutting down (the running job has ${grace / 1000}s to finish)`);
+      server.close(grace).then(done, done);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  log?.('stopped');
+  return 0;
+}
+
+/** The served model: --model/--base under its --name. */
+function modelsOf(model: string, base: string, name: string | undefined): WorkerModel[] {
+  return [{ name: name ?? basename(resolve(model)), paths: componentPaths(model, base), defaults: {} }];
+}
