@@ -51,6 +51,12 @@ export const SERVER_DEFAULTS = { host: '127.0.0.1', port: 7860, maxUploadBytes: 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SSE_HEARTBEAT_MS = 15_000;
+/**
+ * Uploads read and decoded at once; the others wait (their bodies stay in the client's TCP
+ * window), so memory is bounded by this × (upload cap + its decoded pixels), however many
+ * clients post together.
+ */
+const UPLOAD_SLOTS = 2;
 const PAGE_CSP = "default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors 'none'";
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -64,6 +70,8 @@ export class PasdServer {
   private readonly limits: Required<Pick<ServerConfig, 'host' | 'port' | 'maxUploadBytes' | 'maxPixels' | 'maxOutputPixels'>>;
   private readonly started = Date.now();
   private closing = false;
+  private uploadsActive = 0;
+  private readonly uploadsWaiting: (() => void)[] = [];
 
   constructor(private readonly config: ServerConfig) {
     if (!config.models.length) throw new HttpError(500, 'the server needs at least one model');
@@ -150,8 +158,8 @@ export class PasdServer {
     if (sub === undefined) {
       allow('GET', 'DELETE');
       if (method === 'DELETE') {
-        this.queue.cancel(job);
         this.log(`job ${job.id}: cancel requested (${job.state})`);
+        this.queue.cancel(job);
         return json(res, 202, this.queue.view(job));
       }
       return json(res, 200, this.queue.view(job));
@@ -171,10 +179,12 @@ export class PasdServer {
     const c = this.queue.counts();
     // Refuse before reading a body that could not be queued anyway.
     if (c.queued >= this.queue.limits.maxQueued) throw new HttpError(429, `the queue is full (${c.queued} jobs waiting); retry later`, undefined, { 'retry-after': '10' });
-    const body = await readBody(req, this.limits.maxUploadBytes);
-    const upload = await parseUpload(req.headers['content-type'], body, url.searchParams);
-    const options = parseJobOptions(upload.options, this.modelDefaults, this.config.optionLimits ?? DEFAULT_OPTION_LIMITS);
-    const image = await decodeUpload(upload.image, this.limits.maxPixels);
+    const { options, image } = await this.withUploadSlot(async () => {
+      const body = await readBody(req, this.limits.maxUploadBytes);
+      const upload = await parseUpload(req.headers['content-type'], body, url.searchParams);
+      const options = parseJobOptions(upload.options, this.modelDefaults, this.config.optionLimits ?? DEFAULT_OPTION_LIMITS);
+      return { options, image: await decodeUpload(upload.image, this.limits.maxPixels) };
+    });
     const { width: w, height: h } = image.rgb;
     const s = options.upscale.upscale;
     if (w * h * s * s > this.limits.maxOutputPixels)
@@ -183,6 +193,17 @@ export class PasdServer {
     this.log(`job ${job.id}: queued (${w}x${h}, ×${s}, model ${options.model})`);
     res.setHeader('location', `/v1/jobs/${job.id}`);
     json(res, 202, this.queue.view(job));
+  }
+
+  private async withUploadSlot<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.uploadsActive >= UPLOAD_SLOTS) await new Promise<void>((resolve) => this.uploadsWaiting.push(resolve));
+    this.uploadsActive++;
+    try {
+      return await fn();
+    } finally {
+      this.uploadsActive--;
+      this.uploadsWaiting.shift()?.();
+    }
   }
 
   private jobOf(id: string | undefined): Job {
