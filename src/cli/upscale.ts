@@ -8,6 +8,7 @@ import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PasdError } from '../core/errors.ts';
 import { readImage, writeImage } from '../image/codec-node.ts';
+import { defaultModelOptions, defaultModelPaths } from '../pipelines/load.ts';
 import { PasdPipeline, type SchedulerChoice, type UpscaleOptions } from '../pipelines/pasd.ts';
 import { type PersonalizeSpec, classifyPersonalizedModel } from '../pipelines/personalize.ts';
 import { loadClassifier } from '../prompts/classifier-node.ts';
@@ -15,9 +16,9 @@ import type { PromptProvider } from '../prompts/provider.ts';
 import { UsageError, choice, inputFiles, num } from './args.ts';
 import { ProgressBar } from './progress.ts';
 
-export const UPSCALE_USAGE = `usage: pasd upscale <images or folders...> -o <dir> --model <pasd-dir> --base <sd15-dir> [options]
+export const UPSCALE_USAGE = `usage: pasd upscale <images or folders...> -o <dir> [--model <pasd-dir> --base <sd15-dir>] [options]
 
-models:
+models (default: the bundled mini model, models/pasd-mini, with the defaults of its defaults.json):
   --model DIR            PASD or PASD-light checkpoint folder with unet/ and controlnet/ (diffusers layout,
                          .safetensors or .bin; PASD-light is recognised from its weights)
   --base DIR             Stable Diffusion 1.5 folder with vae/, text_encoder/, tokenizer/ (scheduler/ optional)
@@ -113,12 +114,15 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
   const maxPixels = num(v['max-pixels'], 'max-pixels', { int: true, min: 1 });
   const threads = num(v.threads, 'threads', { int: true, min: 1 });
   const files = inputFiles(positionals);
-  if (!v.model || !v.base)
-    throw new UsageError('no model: pass --model <PASD checkpoint folder> and --base <SD1.5 folder> (no model is bundled yet; see README "Models")');
+  // Neither --model nor --base: the shipped mini model (models/pasd-mini) with the options it was trained for.
+  const mini = !v.model && !v.base;
+  if (!mini && (!v.model || !v.base)) throw new UsageError('--model <PASD checkpoint folder> and --base <SD1.5 folder> go together (leave both out for the bundled mini model)');
+  const runOptions: UpscaleOptions = mini ? { ...defaultModelOptions(), ...opts } : opts;
 
   let pipe: PasdPipeline;
   try {
-    pipe = PasdPipeline.fromPretrained(v.model, v.base, { threads, personalize: personalizationOf(v) });
+    const load = { threads, personalize: personalizationOf(v) };
+    pipe = mini ? PasdPipeline.fromFolders(defaultModelPaths(), load) : PasdPipeline.fromPretrained(v.model!, v.base!, load);
   } catch (e) {
     if (e instanceof PasdError && !(e instanceof UsageError)) {
       process.stderr.write(`pasd upscale: cannot load the models: ${e.message}\n`);
@@ -135,7 +139,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
       try {
         const { rgb, alpha } = await readImage(file, { maxPixels });
         const bar = new ProgressBar(basename(file), process.stderr, v.quiet || v.json);
-        const img = await pipe.upscale(rgb, { ...opts, onProgress: (p) => bar.update(p) });
+        const img = await pipe.upscale(rgb, { ...runOptions, onProgress: (p) => bar.update(p) });
         // Alpha is upscaled separately with the plain resize, then attached again.
         const a = alpha ? (await import('../image/resample.ts')).resize(alpha, img.width, img.height, 'bicubic') : null;
         await writeImage(out, img, { format, alpha: format === 'jpeg' ? null : a });

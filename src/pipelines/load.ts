@@ -8,6 +8,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadModelFolder } from '../checkpoint/folder.ts';
 import { parseClipTextConfig } from '../config/clip.ts';
 import { parseControlNetConfig, parseUNetConfig } from '../config/unet.ts';
@@ -23,6 +24,7 @@ import type { Module, StoredTensor } from '../nn/module.ts';
 import { ClipTokenizer } from '../tokenizer/clip_tokenizer.ts';
 import { type PersonalizeSpec, personalize } from './personalize.ts';
 import type { DenoisingUNet } from './denoiser.ts';
+import type { UpscaleOptions } from './pasd.ts';
 
 export interface ComponentPaths {
   unet: string;
@@ -89,6 +91,25 @@ export function componentPaths(model: string, base: string): ComponentPaths {
   const color = [join(model, 'scheduler'), join(dirname(model), 'scheduler')].find(hasSchedulerConfig);
   if (color) p.colorizationScheduler = color;
   return p;
+}
+
+/** The mini model shipped in the package (models/pasd-mini, see its MODEL_CARD.md). */
+const MINI_MODEL = fileURLToPath(new URL('../../models/pasd-mini/', import.meta.url));
+
+/** Component folders of the shipped mini model: what `pasd upscale` runs without --model/--base. */
+export function defaultModelPaths(): ComponentPaths {
+  const c = (sub: string) => join(MINI_MODEL, sub);
+  return { unet: c('unet'), controlnet: c('controlnet'), vae: c('vae'), textEncoder: c('text_encoder'), tokenizer: c('tokenizer'), scheduler: c('scheduler') };
+}
+
+/** Options the mini model was trained for (its `defaults.json`: smaller process size, no CFG, …); explicit options override them. */
+export function defaultModelOptions(): Partial<UpscaleOptions> {
+  const file = join(MINI_MODEL, 'defaults.json');
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  const known = ['processSize', 'steps', 'guidanceScale', 'addedNoiseLevel', 'conditioningScale', 'latentTileSize', 'colorFix', 'scheduler'];
+  const bad = Object.keys(raw).filter((k) => !k.startsWith('_') && !known.includes(k));
+  if (bad.length) throw new ConfigError(`${file}: unknown option(s) ${bad.join(', ')}; known: ${known.join(', ')}`);
+  return Object.fromEntries(Object.entries(raw).filter(([k]) => !k.startsWith('_')));
 }
 
 function weightsOf(folder: ReturnType<typeof loadModelFolder>): Map<string, StoredTensor> {
