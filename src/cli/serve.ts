@@ -70,6 +70,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     },
   };
   const grace = (num(v.grace, 'grace', { min: 0 }) ?? 10) * 1000;
+  if (host !== SERVER_DEFAULTS.host)
+    process.stderr.write(`pasd serve: warning: binding to ${host} instead of ${SERVER_DEFAULTS.host}; other machines may reach this server${token ? '' : ' and no --token is set'}\n`);
 
   let models: WorkerModel[];
   try {
@@ -89,8 +91,6 @@ export async function serveCommand(argv: string[]): Promise<number> {
     return 3;
   }
   const server = new PasdServer({ ...config, models, runner });
-  if (host !== SERVER_DEFAULTS.host)
-    process.stderr.write(`pasd serve: warning: binding to ${host} instead of ${SERVER_DEFAULTS.host}; other machines may reach this server${token ? '' : ' and no --token is set'}\n`);
   let url: string;
   try {
     url = await server.listen();

@@ -24,10 +24,14 @@ export async function readBody(req: IncomingMessage, maxBytes: number): Promise<
   }
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > maxBytes + DRAIN_LIMIT) break; // ends the iteration and destroys the stream
-    if (total <= maxBytes) chunks.push(chunk);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > maxBytes + DRAIN_LIMIT) break; // ends the iteration and destroys the stream
+      if (total <= maxBytes) chunks.push(chunk);
+    }
+  } catch (e) {
+    throw new HttpError(400, `image: the upload was interrupted (${(e as Error).message})`, 'image');
   }
   if (total > maxBytes) throw tooLarge();
   return Buffer.concat(chunks, total);
