@@ -4,9 +4,9 @@
  * real SD1.5 configs (../shared/data/misc/stable-diffusion-v1-5). Reports ms, GFLOP/s from the
  * graph's FLOP count, and peak RSS.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { openCheckpoint } from '../src/checkpoint/checkpoint.ts';
 import { type TensorSpec, writeSafetensorsStreaming } from '../src/checkpoint/safetensors-write.ts';
 import { parseControlNetConfig, parseUNetConfig } from '../src/config/unet.ts';
@@ -51,13 +51,14 @@ function maxRssMiB(): number {
   return process.resourceUsage().maxRSS / 1024;
 }
 
-export async function pasdStep(threads: number, batch: number, latent = 64): Promise<BenchResult> {
+/** The SD1.5-size PASD ControlNet + UNet on random weights, and inputs for one evaluation. */
+function sd15Denoiser(threads: number, batch: number, latent: number, profilePrefix?: string) {
   const unetCfg = JSON.parse(readFileSync(join(SD, 'unet', 'config.json'), 'utf8'));
   const unet = new PasdUNet2DConditionModel(parseUNetConfig(unetCfg, 'unet', quiet)).nameTree('unet');
   const cn = new ControlNetModel(parseControlNetConfig({ ...unetCfg, conditioning_embedding_out_channels: [16, 32, 96, 256] }, 'controlnet', quiet)).nameTree('controlnet');
   unet.loadWeights(storedTensors(openCheckpoint(randomWeights(unet, 'sd15_pasd_unet'))));
   cn.loadWeights(storedTensors(openCheckpoint(randomWeights(cn, 'sd15_pasd_controlnet'))));
-  const den = new Denoiser(unet, cn, { threads, cache: false });
+  const den = new Denoiser(unet, cn, { threads, cache: false, profilePrefix });
   const h = latent, w = latent;
   const rnd = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.5);
   const x = {
@@ -65,14 +66,46 @@ export async function pasdStep(threads: number, batch: number, latent = 64): Pro
     embeds: { dtype: 'float32' as const, shape: [batch, 77, 768], data: rnd(batch * 77 * 768) },
     image: rnd(batch * 3 * 64 * h * w).map((v) => v + 0.5), conditioningScale: 1,
   };
+  return { den, x };
+}
+
+export async function pasdStep(threads: number, batch: number, latent = 64): Promise<BenchResult> {
+  const { den, x } = sd15Denoiser(threads, batch, latent);
   const t0 = performance.now();
   await den.run(x); // compile + first run
   const firstMs = performance.now() - t0;
   const timing = await timeIt(() => den.run(x), { warmup: 0, iters: 2 });
   // FLOPs of the traced step (the same graph the denoiser compiled).
-  const g = den.trace(batch, h, w, 77, 768);
+  const g = den.trace(batch, 4, latent, latent, 77, 768);
   await den.release();
-  return { name: `pasd step ${h}x${w} latent, batch ${batch}`, timing, flops: graphFlops(g), extra: { 'first run ms': firstMs.toFixed(0), 'peak RSS MiB': maxRssMiB().toFixed(0) } };
+  return { name: `pasd step ${latent}x${latent} latent, batch ${batch}`, timing, flops: graphFlops(g), extra: { 'first run ms': firstMs.toFixed(0), 'peak RSS MiB': maxRssMiB().toFixed(0) } };
+}
+
+/**
+ * onnxruntime's per-op profile of one SD1.5 PASD step (after a warm-up run): the top ops by
+ * total kernel time, to explain the gap to the conv peak.
+ */
+export async function pasdStepProfile(threads: number, batch: number, latent = 64, top = 10): Promise<string> {
+  const prefix = join(tmpdir(), `pasd-profile-${process.pid}`);
+  const { den, x } = sd15Denoiser(threads, batch, latent, prefix);
+  await den.run(x);
+  await den.run(x);
+  const session = await den.session(batch, 4, latent, latent, 77, 768);
+  session.endProfiling();
+  await den.release();
+  const dir = tmpdir();
+  const file = readdirSync(dir).filter((f) => f.startsWith(basename(prefix)) && f.endsWith('.json')).map((f) => join(dir, f)).at(-1);
+  if (!file) return 'no profile written';
+  const events = JSON.parse(readFileSync(file, 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
+  const byOp = new Map<string, number>();
+  let total = 0;
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !e.args?.op_name) continue;
+    byOp.set(e.args.op_name, (byOp.get(e.args.op_name) ?? 0) + e.dur);
+    total += e.dur;
+  }
+  const rows = [...byOp].sort((a, b) => b[1] - a[1]).slice(0, top);
+  return [`per-op kernel time, two runs (${(total / 1e6).toFixed(1)} s total):`, ...rows.map(([op, us]) => `  ${op.padEnd(28)} ${(us / 1e6).toFixed(2).padStart(8)} s  ${((100 * us) / total).toFixed(1).padStart(5)} %`)].join('\n');
 }
 
 /** SD1.5 VAE at its real config: encode 512² and decode 64²→512², through the tiled VAE with a budget that fits (whole) or forces tiles. */

@@ -11,6 +11,7 @@ import { Tensor } from '../ops/tensor.ts';
 import type { ControlNetModel } from '../models/controlnets/controlnet.ts';
 import type { ControlResiduals } from '../models/unets/unet-base.ts';
 import { gaussianTileWeightsF64 } from '../image/tile-weights.ts';
+import type { CompiledGraph } from '../engine/compile.ts';
 import { GraphCache } from './graph-cache.ts';
 import { type Tile, TileAccumulator, cropTile, latentTiles } from './tiles.ts';
 
@@ -45,10 +46,10 @@ export class Denoiser {
     this.cache = new GraphCache(options);
   }
 
-  trace(b: number, h: number, w: number, seq: number, dim: number): Graph {
-    const g = new Graph(`pasd_denoise_${b}x${h}x${w}`);
+  trace(b: number, c: number, h: number, w: number, seq: number, dim: number): Graph {
+    const g = new Graph(`pasd_denoise_${b}x${c}x${h}x${w}`);
     const f = (name: string, shape: number[], dtype: 'float32' | 'int64' = 'float32') => new Tensor(g, g.addInput(name, { dtype, shape }));
-    const sample = f('sample', [b, 4, h, w]);
+    const sample = f('sample', [b, c, h, w]);
     const t = f('timestep', [1], 'int64');
     const ctx = f('encoder_hidden_states', [b, seq, dim]);
     const cond = f('controlnet_cond', [b, 3, 8 * h, 8 * w]);
@@ -58,11 +59,16 @@ export class Denoiser {
     return g;
   }
 
+  /** The compiled graph for one input shape (traced and compiled on first use). */
+  session(b: number, c: number, h: number, w: number, seq: number, dim: number): Promise<CompiledGraph> {
+    return this.cache.get(`${b}x${c}x${h}x${w}/${seq}x${dim}`, () => this.trace(b, c, h, w, seq, dim));
+  }
+
   /** One evaluation of the whole (or one tile's) latent. */
   async run(x: DenoiseInputs): Promise<Float32Array> {
     const [b, c, h, w] = x.shape;
     const [, seq, dim] = x.embeds.shape;
-    const s = await this.cache.get(`${b}x${c}x${h}x${w}/${seq}x${dim}`, () => this.trace(b, h, w, seq, dim));
+    const s = await this.session(b, c, h, w, seq, dim);
     const out = await s.run({
       sample: { dtype: 'float32', shape: x.shape, data: x.latents },
       timestep: { dtype: 'int64', shape: [1], data: BigInt64Array.of(BigInt(x.timestep)) },

@@ -40,6 +40,7 @@ export async function createNodeSession(model: ModelArtifact, opts: SessionOptio
     executionProviders: providerList(provider),
     graphOptimizationLevel: opts.optimization ?? 'all',
     ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
+    ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
     ...(model.externalFolder ? { extra: { session: { model_external_initializers_file_folder_path: model.externalFolder } } } : {}),
   };
   let s: ort.InferenceSession;
@@ -65,5 +66,6 @@ export async function createNodeSession(model: ModelArtifact, opts: SessionOptio
       return res;
     },
     release: () => s.release(),
+    endProfiling: () => s.endProfiling(),
   };
 }

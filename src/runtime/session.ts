@@ -16,6 +16,8 @@ export interface SessionOptions {
   threads?: number;
   /** onnxruntime graph optimisation level (default 'all'). */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Write onnxruntime's per-op profile (Chrome trace JSON) with this path prefix; see `Session.endProfiling`. */
+  profilePrefix?: string;
 }
 
 /** A model ready to load: ONNX bytes plus the folder its external data is relative to. */
@@ -29,4 +31,6 @@ export interface Session {
   readonly outputNames: readonly string[];
   run(feeds: Readonly<Record<string, HostTensor>>): Promise<Record<string, HostTensor>>;
   release(): Promise<void>;
+  /** Stops profiling (when `profilePrefix` was set) and writes the trace file. */
+  endProfiling(): void;
 }
