@@ -3,21 +3,23 @@
  * and the default one loaded before the port opens, so a bad folder is an exit code, not a
  * failing first job. SIGINT/SIGTERM shut down gracefully (a second signal exits at once).
  */
+import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PasdError } from '../core/errors.ts';
-import { componentPaths } from '../pipelines/load.ts';
+import { componentPaths, defaultModelOptions, defaultModelPaths } from '../pipelines/load.ts';
 import { type WorkerModel, WorkerRunner } from '../server/runner.ts';
 import { PasdServer, SERVER_DEFAULTS } from '../server/server.ts';
 import { DEFAULT_OPTION_LIMITS } from '../server/options.ts';
 import { DEFAULT_STORE_LIMITS } from '../server/jobs.ts';
 import { UsageError, num } from './args.ts';
 
-export const SERVE_USAGE = `usage: pasd serve --model <pasd-dir> --base <sd15-dir> [--port N] [options]
+export const SERVE_USAGE = `usage: pasd serve [--port N] [--model <pasd-dir> --base <sd15-dir>] [options]
 
 Serves the HTTP API (/v1/...) and the web page on http://127.0.0.1:<port>/.
-models:
-  --model DIR --base DIR  a PASD checkpoint folder and an SD1.5 folder, as for "pasd upscale"
+models (default: the bundled mini model, models/pasd-mini, with its defaults.json):
+  --model DIR --base DIR  a PASD checkpoint folder and an SD1.5 folder, as for "pasd upscale"; the bundled
+                          mini model is offered as a second choice
   --name NAME             the model's name in the API and on the page (default: the --model folder's name)
 options:
   --port N                port (default ${SERVER_DEFAULTS.port}; 0 picks a free one, printed on stdout)
@@ -50,7 +52,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     process.stdout.write(SERVE_USAGE + '\n');
     return 0;
   }
-  if (!v.model || !v.base) throw new UsageError('--model <PASD checkpoint folder> and --base <SD1.5 folder> are required');
+  if (!v.model !== !v.base) throw new UsageError('--model <PASD checkpoint folder> and --base <SD1.5 folder> go together (leave both out for the bundled mini model)');
   const token = v.token ?? (process.env.PASD_TOKEN || undefined);
   if (token !== undefined && token.length < 8) throw new UsageError('--token / PASD_TOKEN: use at least 8 characters');
   const host = v.host ?? SERVER_DEFAULTS.host;
@@ -115,7 +117,13 @@ export async function serveCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** The served model: --model/--base under its --name. */
-function modelsOf(model: string, base: string, name: string | undefined): WorkerModel[] {
-  return [{ name: name ?? basename(resolve(model)), paths: componentPaths(model, base), defaults: {} }];
+/** The served models: --model/--base first (if given), then the bundled mini model (when installed). */
+function modelsOf(model: string | undefined, base: string | undefined, name: string | undefined): WorkerModel[] {
+  const models: WorkerModel[] = [];
+  if (model && base) models.push({ name: name ?? basename(resolve(model)), paths: componentPaths(model, base), defaults: {} });
+  else if (name) throw new UsageError('--name names the --model folder; give --model and --base');
+  const mini = defaultModelPaths();
+  if (existsSync(mini.unet) && !models.some((m) => m.name === 'pasd-mini')) models.push({ name: 'pasd-mini', paths: mini, defaults: defaultModelOptions() });
+  if (!models.length) throw new UsageError('no model: the bundled mini model is not installed; give --model <PASD folder> --base <SD1.5 folder>');
+  return models;
 }

@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
+import { defaultModelOptions } from '../../src/pipelines/load.ts';
 import { png, tinyModelFolders } from './helpers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -53,6 +54,11 @@ test('browser: pick an image, see the progress, get the result in the comparison
     await page.goto(`${url}/?token=${TOKEN}`);
     await page.locator('#model option').first().waitFor({ state: 'attached' });
     assert.equal(await page.locator('#model').inputValue(), 'tiny');
+    // The bundled mini model is the second choice, its defaults shown as placeholders when picked.
+    assert.deepEqual(await page.locator('#model option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value)), ['tiny', 'pasd-mini']);
+    await page.selectOption('#model', 'pasd-mini');
+    assert.equal(await page.locator('input[name=processSize]').getAttribute('placeholder'), String(defaultModelOptions().processSize));
+    await page.selectOption('#model', 'tiny');
     // Every text the status line shows, recorded in the page so no quick step is missed.
     await page.evaluate(() => {
       const seen: string[] = ((window as unknown as { seen: string[] }).seen = []);

@@ -18,7 +18,7 @@ test('serve: usage errors exit 2, missing model folders exit 3, with a message n
   const f = tinyModelFolders();
   try {
     const cases: [string[], number, RegExp][] = [
-      [['--model', f.model], 2, /--model <PASD checkpoint folder> and --base <SD1\.5 folder>/],
+      [['--model', f.model], 2, /--model <PASD checkpoint folder> and --base <SD1\.5 folder> go together/],
       [['--model', f.model, '--base', f.base, '--token', 'short'], 2, /--token \/ PASD_TOKEN: use at least 8 characters/],
       [['--model', f.model, '--base', f.base, '--port', '70000'], 2, /--port: expected an integer in \[0, 65535\]/],
       [['--model', f.base, '--base', f.base, '--host', '0.0.0.0'], 3, /warning: binding to 0\.0\.0\.0 instead of 127\.0\.0\.1; other machines may reach this server and no --token is set\n.*cannot load the models: .*missing components: unet/s],
