@@ -1,8 +1,8 @@
 /**
  * The page in a real browser: `pasd serve` started as a user would (the CLI, a token, port 0),
  * headless Debian Chromium driven by playwright-core picks an image, sets options, starts
- * the job, sees the step-by-step progress, gets the result into the comparison slider, and
- * the server then shuts down cleanly on SIGTERM. A screenshot goes to the test artifact folder
+ * the job, sees the step-by-step progress, gets the result into the comparison slider,
+ * cancels a second job, and the server then shuts down cleanly on SIGTERM. A screenshot goes to the test artifact folder
  * (TEST_ARTIFACTS_DIR, default scratch/test-artifacts). Without /usr/bin/chromium (installed
  * by .ci/run) the test is skipped, saying so.
  */
@@ -40,7 +40,7 @@ function serve(model: string, base: string): Promise<{ proc: ChildProcess; url: 
   });
 }
 
-test('browser: pick an image, see the progress, get the result in the comparison slider; SIGTERM stops the server', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (Debian package chromium; .ci/run installs it)` }, async () => {
+test('browser: pick an image, see the progress, get the result in the comparison slider, cancel a job; SIGTERM stops the server', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (Debian package chromium; .ci/run installs it)` }, async () => {
   const folders = tinyModelFolders();
   const profile = mkdtempSync(join(tmpdir(), 'pasd-chromium-'));
   const { proc, url, stderr } = await serve(folders.model, folders.base);
@@ -86,6 +86,15 @@ test('browser: pick an image, see the progress, get the result in the comparison
     assert.equal(await page.locator('#before').evaluate((el) => getComputedStyle(el).clipPath), 'inset(0px 80% 0px 0px)');
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'browser.png'), fullPage: true });
+
+    // A long job canceled from the page.
+    await page.fill('input[name=steps]', '100');
+    await page.fill('input[name=processSize]', '64');
+    await page.click('#start');
+    await page.locator('#message', { hasText: /^Step \d+\/100/ }).waitFor({ timeout: 30_000 });
+    await page.click('#cancel');
+    await page.locator('#message', { hasText: 'Canceled.' }).waitFor({ timeout: 10_000 });
+    assert.equal(await page.locator('#cancel').isHidden(), true);
     assert.deepEqual(problems, [], 'no page errors (CSP included)');
   } catch (e) {
     proc.kill('SIGKILL');
