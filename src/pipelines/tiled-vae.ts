@@ -98,7 +98,7 @@ export class TiledVae {
     for (const k of ['encoderTileSize', 'decoderTileSize', 'memoryBudgetBytes'] as const)
       if (!(Number.isInteger(this.opts[k]) && this.opts[k] > 0)) throw new InputError(`tiled VAE: ${k} must be a positive integer, got ${this.opts[k]}`);
     this.compile = compile;
-    this.cache = this.opts.keepGraphs ? new GraphCache(compile) : null;
+    this.cache = this.opts.keepGraphs ? new GraphCache(compile, Infinity) : null;
   }
 
   get scalingFactor(): number {
@@ -278,7 +278,7 @@ export class TiledVae {
   /** Runs `fn` with the kept graphs, or with graphs released when it is done. */
   private async withGraphs<T>(fn: (cache: GraphCache) => Promise<T>): Promise<T> {
     if (this.cache) return fn(this.cache);
-    const cache = new GraphCache(this.compile);
+    const cache = new GraphCache(this.compile, Infinity);
     try {
       return await fn(cache);
     } finally {
