@@ -2,7 +2,7 @@
  * A near-linear starting point for the mini AutoencoderKL (scripts/train-mini-vae.ts
  * `--init linear`): the encoder's posterior mean is the 8×8 box average of R, G, B (latent
  * channels 0–2; channel 3 is 0), the decoder upsamples it by three bilinear ×2 steps (21.0 dB
- * on Set5). The latent thus holds 3 values per 8×8 block — a third of what the ×4 LR image
+ * on Set5). The latent thus holds 3 values per 8×8 block — a quarter of what the ×4 LR image
  * holds: the pipeline fixes 4 latent channels at factor 8, so no lossless (pixel-shuffle)
  * autoencoder fits.
  * Training then adds detail. Trained from torch's random init instead, the tiny VAE reached

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gradOrNull } from '../src/autodiff/grad.ts';
 import { parseVaeConfig } from '../src/config/vae.ts';
+import { InputError } from '../src/core/errors.ts';
 import { Random } from '../src/core/random.ts';
 import { compileGraph } from '../src/engine/compile.ts';
 import { readImage } from '../src/image/codec-node.ts';
@@ -32,11 +33,14 @@ import { AdamW, clipGradNorm } from '../src/train/optimizer.ts';
 import { bindHostValues, parameterValues } from '../src/train/params.ts';
 import { linearVaeInit } from './mini-vae-init.ts';
 
+const str = { type: 'string' as const };
 const { values: a } = parseArgs({
-  options: Object.fromEntries(['data', 'config', 'out', 'init', 'steps', 'batch', 'crop', 'lr', 'kl', 'threads', 'checkpoint-every'].map((k) => [k, { type: 'string' as const }])
-    .concat([['resume', { type: 'boolean' as const }]] as never)),
-}) as { values: Record<string, string | undefined> & { resume?: boolean } };
-for (const k of ['data', 'config', 'out']) if (!a[k]) throw new Error(`--${k} is required`);
+  options: {
+    data: str, config: str, out: str, init: str, steps: str, batch: str, crop: str, lr: str, kl: str, threads: str,
+    'checkpoint-every': str, resume: { type: 'boolean' },
+  },
+});
+for (const k of ['data', 'config', 'out'] as const) if (!a[k]) throw new InputError(`--${k} is required`);
 const steps = Number(a.steps ?? 2000), B = Number(a.batch ?? 4), R = Number(a.crop ?? 128);
 const lr = Number(a.lr ?? 1e-3), klWeight = Number(a.kl ?? 1e-6), every = Number(a['checkpoint-every'] ?? 200);
 const threads = a.threads ? Number(a.threads) : undefined;
