@@ -8,6 +8,7 @@ import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PasdError } from '../core/errors.ts';
 import { readImage, writeImage } from '../image/codec-node.ts';
+import { resize } from '../image/resample.ts';
 import { defaultModelOptions, defaultModelPaths } from '../pipelines/load.ts';
 import { PasdPipeline, type SchedulerChoice, type UpscaleOptions } from '../pipelines/pasd.ts';
 import { type PersonalizeSpec, classifyPersonalizedModel } from '../pipelines/personalize.ts';
@@ -85,6 +86,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
   const controlType = choice(v['control-type'], 'control-type', ['realisr', 'grayscale'] as const);
   if (v.colorize && controlType === 'realisr') throw new UsageError('--colorize contradicts --control-type realisr');
   const colorize = v.colorize || controlType === 'grayscale';
+  const classifierDir = classifierDirOf(v);
   if (colorize) {
     // The original's grayscale mode ignores these; refusing them beats silently dropping them.
     if (v.scale !== undefined && v.scale !== '1') throw new UsageError('--scale: colorization keeps the input size (use 1 or leave it out)');
@@ -94,7 +96,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
   const opts: UpscaleOptions = {
     colorize,
     upscale: num(v.scale, 'scale', { int: true, min: 1, max: 16 }) ?? (colorize ? 1 : 4),
-    prompt: v.prompt, addedPrompt: v['added-prompt'], negativePrompt: v['negative-prompt'], promptProvider: await promptProviderOf(v),
+    prompt: v.prompt, addedPrompt: v['added-prompt'], negativePrompt: v['negative-prompt'],
     steps: num(v.steps, 'steps', { int: true, min: 1, max: 1000 }),
     guidanceScale: num(v.cfg, 'cfg', { min: 0 }),
     conditioningScale: num(v['conditioning-scale'], 'conditioning-scale', { min: 0 }),
@@ -117,12 +119,13 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
   // Neither --model nor --base: the shipped mini model (models/pasd-mini) with the options it was trained for.
   const mini = !v.model && !v.base;
   if (!mini && (!v.model || !v.base)) throw new UsageError('--model <PASD checkpoint folder> and --base <SD1.5 folder> go together (leave both out for the bundled mini model)');
-  const runOptions: UpscaleOptions = mini ? { ...defaultModelOptions(), ...opts } : opts;
 
   let pipe: PasdPipeline;
+  let promptProvider: PromptProvider | undefined;
   try {
     const load = { threads, personalize: personalizationOf(v) };
     pipe = mini ? PasdPipeline.fromFolders(defaultModelPaths(), load) : PasdPipeline.fromPretrained(v.model!, v.base!, load);
+    if (classifierDir) promptProvider = await loadClassifier(classifierDir, { threads });
   } catch (e) {
     if (e instanceof PasdError && !(e instanceof UsageError)) {
       process.stderr.write(`pasd upscale: cannot load the models: ${e.message}\n`);
@@ -130,6 +133,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
     }
     throw e;
   }
+  const runOptions: UpscaleOptions = { ...(mini ? defaultModelOptions() : {}), ...opts, ...(promptProvider ? { promptProvider } : {}) };
   mkdirSync(v.output, { recursive: true });
   const results: { input: string; output?: string; error?: string; seconds: number; size?: [number, number] }[] = [];
   try {
@@ -141,7 +145,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
         const bar = new ProgressBar(basename(file), process.stderr, v.quiet || v.json);
         const img = await pipe.upscale(rgb, { ...runOptions, onProgress: (p) => bar.update(p) });
         // Alpha is upscaled separately with the plain resize, then attached again.
-        const a = alpha ? (await import('../image/resample.ts')).resize(alpha, img.width, img.height, 'bicubic') : null;
+        const a = alpha ? resize(alpha, img.width, img.height, 'bicubic') : null;
         await writeImage(out, img, { format, alpha: format === 'jpeg' ? null : a });
         results.push({ input: file, output: out, seconds: (Date.now() - t0) / 1000, size: [img.width, img.height] });
       } catch (e) {
@@ -152,13 +156,14 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
     }
   } finally {
     await pipe.release();
+    await promptProvider?.release?.();
   }
   if (v.json) process.stdout.write(JSON.stringify({ results }, null, 2) + '\n');
   return results.some((r) => r.error) ? 1 : 0;
 }
 
-/** --high-level-info / --classifier (test_pasd.py `--high_level_info`): the prompt provider, or none. */
-async function promptProviderOf(v: Record<string, string | boolean | undefined>): Promise<PromptProvider | undefined> {
+/** --high-level-info / --classifier (test_pasd.py `--high_level_info`): the classifier folder, or none. */
+function classifierDirOf(v: Record<string, string | boolean | undefined>): string | undefined {
   const dir = v.classifier as string | undefined;
   const mode = choice(v['high-level-info'] as string | undefined, 'high-level-info', ['none', 'classification'] as const) ?? (dir ? 'classification' : 'none');
   if (mode === 'none') {
@@ -166,7 +171,7 @@ async function promptProviderOf(v: Record<string, string | boolean | undefined>)
     return undefined;
   }
   if (!dir) throw new UsageError('--high-level-info classification needs --classifier DIR (a local folder with model.onnx and labels.txt; see README "High-level information")');
-  return loadClassifier(dir);
+  return dir;
 }
 
 /** The --personalized options as a spec (kind decided from the path as the original does). */
