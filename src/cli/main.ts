@@ -14,8 +14,9 @@ import { upscaleCommand } from './upscale.ts';
 const USAGE = `pasd — Pixel-Aware Stable Diffusion super-resolution
 
 usage:
-  pasd upscale <images|dirs> -o <dir> --model <dir> --base <dir> [options]
-                                    restore and upscale images (pasd upscale --help)
+  pasd upscale <images|dirs> -o <dir> [--model <dir> --base <dir>] [options]
+                                    restore and upscale images; the bundled mini model
+                                    without --model/--base (pasd upscale --help)
   pasd degrade <hr images|dirs> -o <dir> [--scale 4 --seed N --config yml]
                                     make LR images with Real-ESRGAN degradations (pasd degrade --help)
   pasd eval --hr <dir> [--sr <dir> | --model <dir> --base <dir>] [options]
@@ -24,6 +25,8 @@ usage:
                                     train PASD (pasd train --help)
   pasd serve [--port N] [--model <dir> --base <dir>] [--token T]
                                     HTTP API with a job queue and a web page (pasd serve --help)
+  pasd parity <fixture dir> [--group g] [--case s] [--json]
+                                    parity with the original PyTorch code on a fixture set
   pasd --help                       this text
 `;
 
