@@ -29,6 +29,8 @@ export const TRAIN_USAGE = `usage: pasd train --data DIR --base DIR --out DIR [o
   --checkpoint-every N       (default 500)   --keep N  complete checkpoints kept (default 3)
   --proportion-empty-prompts X   (default 0.5)
   --controlnet-config FILE   JSON merged into the ControlNet config made from the UNet's (e.g. {"use_rrdb": true})
+  --trainable-modules A,B    UNet parameters whose names contain one of these train besides the ControlNet
+                             (default pixel_attentions,norm2_plus,attn2_plus,proj_in_plus; "." trains the whole UNet)
   --seed N                   (default 0)     --threads N  onnxruntime intra-op threads
 exit codes: 0 done, 1 error, 2 usage error`;
 
@@ -36,7 +38,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = Object.fromEntries([
       ...['data', 'base', 'init-from', 'out', 'kind', 'control-type', 'degradation', 'resolution', 'batch-size', 'gradient-accumulation', 'max-steps',
         'lr', 'lr-scheduler', 'warmup-steps', 'adam-beta1', 'adam-beta2', 'adam-weight-decay', 'adam-epsilon', 'max-grad-norm', 'checkpoint-every',
-        'keep', 'proportion-empty-prompts', 'controlnet-config', 'seed', 'threads'].map((k) => [k, { type: 'string' as const }]),
+        'keep', 'proportion-empty-prompts', 'controlnet-config', 'trainable-modules', 'seed', 'threads'].map((k) => [k, { type: 'string' as const }]),
       ['resume', { type: 'boolean' as const }], ['quiet', { type: 'boolean' as const }], ['help', { type: 'boolean' as const, short: 'h' }],
   ]);
   const v = parseArgs({ args: argv, strict: true, options }).values as Record<string, string | boolean | undefined>;
@@ -87,6 +89,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     resume: v.resume === true,
     threads: num(s('threads'), 'threads', pos),
     controlnetConfig,
+    trainableModules: s('trainable-modules')?.split(',').map((m) => m.trim()).filter((m) => m !== ''),
     warn: (m) => process.stderr.write(`pasd train: ${m}\n`),
     onStep: progress,
   });

@@ -16,14 +16,8 @@ const { models, threads } = workerData as { models: WorkerModel[]; threads?: num
 const port = parentPort!;
 const post = (m: ToMain, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
-/**
- * The pipeline keeps a compiled graph set per network shape (pipelines/graph-cache.ts, no
- * eviction); a server sees any size, so past this many shapes the pipeline is reloaded
- * (weights are mapped and compiled graphs cached on disk, so a reload is cheap next to a job).
- */
-const MAX_SHAPES = 4;
-
-let loaded: { name: string; pipe: PasdPipeline; shapes: Set<string> } | null = null;
+// The pipeline's compiled-graph caches are bounded (LRU per model), so any mix of image sizes is fine.
+let loaded: { name: string; pipe: PasdPipeline } | null = null;
 const controllers = new Map<string, AbortController>();
 // Loads and runs are chained so they never overlap; cancels bypass the chain.
 let chain: Promise<void> = Promise.resolve();
@@ -35,28 +29,15 @@ async function pipelineOf(name: string): Promise<PasdPipeline> {
   // One model in memory at a time: the server's footprint stays that of its largest model.
   if (loaded) await loaded.pipe.release();
   loaded = null;
-  loaded = { name, pipe: PasdPipeline.fromFolders(spec.paths, { threads }), shapes: new Set() };
+  loaded = { name, pipe: PasdPipeline.fromFolders(spec.paths, { threads }) };
   return loaded.pipe;
-}
-
-/** Releases the pipeline first when this job would add a shape past MAX_SHAPES. */
-async function boundShapes(model: string, key: string): Promise<void> {
-  if (loaded?.name !== model || loaded.shapes.has(key)) return;
-  if (loaded.shapes.size >= MAX_SHAPES) {
-    await loaded.pipe.release();
-    loaded = null;
-  }
 }
 
 async function run(id: string, model: string, options: UpscaleOptions, rgb: Image, alpha: Image | null): Promise<void> {
   const controller = new AbortController();
   controllers.set(id, controller);
   try {
-    // What decides the network shapes (pasd.ts networkInput and the tile settings).
-    const key = JSON.stringify([rgb.width, rgb.height, options.upscale, options.processSize, options.colorize, options.latentTileSize, options.latentTileOverlap]);
-    await boundShapes(model, key);
     const pipe = await pipelineOf(model);
-    loaded!.shapes.add(key);
     const out = await pipe.upscale(rgb, { ...options, signal: controller.signal, onProgress: (progress) => post({ type: 'progress', id, progress }) });
     // Alpha is upscaled with the plain resize and attached again, as `pasd upscale` does.
     const a = alpha ? resize(alpha, out.width, out.height, 'bicubic') : null;

@@ -52,6 +52,8 @@ export interface TrainOptions {
   /** onnxruntime graph optimisation (default 'all'; tests use 'disabled' to compile faster). */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
   controlnetConfig?: Record<string, unknown>;
+  /** UNet parameters whose name contains one of these train (train_pasd.py `--trainable_modules`); default the pixel-aware modules. */
+  trainableModules?: readonly string[];
   warn?: (m: string) => void;
   /** Called after every optimizer step. */
   onStep?: (r: StepLog) => void;
@@ -85,8 +87,8 @@ export function lrAt(o: Pick<TrainOptions, 'learningRate' | 'lrSchedule' | 'warm
 export async function train(o: TrainOptions): Promise<{ step: number; log: StepLog[] }> {
   if (o.controlType === 'grayscale' && o.degradation !== 'grayscale') throw new InputError('--control-type grayscale needs --degradation grayscale (the control image is the grayscale crop)');
   mkdirSync(o.out, { recursive: true });
-  const setup = setupTraining({ base: o.base, initFrom: o.initFrom, kind: o.kind, controlnetConfig: o.controlnetConfig, warn: o.warn }, new Random(mixSeed(o.seed, 0)));
-  const params = trainableParameters(setup.controlnet, setup.unet);
+  const setup = setupTraining({ base: o.base, initFrom: o.initFrom, kind: o.kind, controlnetConfig: o.controlnetConfig, trainableModules: o.trainableModules, warn: o.warn }, new Random(mixSeed(o.seed, 0)));
+  const params = trainableParameters(setup.controlnet, setup.unet, o.trainableModules);
   let values = parameterValues(params);
   const adam = new AdamW(values.map((v) => v.length), o.adam);
   let step = 0, dataPosition = 0;
