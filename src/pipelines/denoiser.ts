@@ -42,8 +42,11 @@ export interface TileOptions {
 
 export class Denoiser {
   private readonly cache: GraphCache;
+  /** Control image pixels per latent pixel: 2^(stride-2 stages of the degradation removal module). */
+  readonly factor: number;
   constructor(readonly unet: DenoisingUNet, readonly controlnet: ControlNetModel, options: ConstructorParameters<typeof GraphCache>[0]) {
     this.cache = new GraphCache(options);
+    this.factor = 2 ** (controlnet.config.conditioningEmbeddingOutChannels.length - 1);
   }
 
   trace(b: number, c: number, h: number, w: number, seq: number, dim: number): Graph {
@@ -52,7 +55,7 @@ export class Denoiser {
     const sample = f('sample', [b, c, h, w]);
     const t = f('timestep', [1], 'int64');
     const ctx = f('encoder_hidden_states', [b, seq, dim]);
-    const cond = f('controlnet_cond', [b, 3, 8 * h, 8 * w]);
+    const cond = f('controlnet_cond', [b, 3, this.factor * h, this.factor * w]);
     const scale = f('conditioning_scale', [1]);
     const control = this.controlnet.forward(sample, t, ctx, cond, scale);
     g.setOutputs({ noise_pred: this.unet.forward(sample, t, ctx, { down: control.down, mid: control.mid }).value });
@@ -73,7 +76,7 @@ export class Denoiser {
       sample: { dtype: 'float32', shape: x.shape, data: x.latents },
       timestep: { dtype: 'int64', shape: [1], data: BigInt64Array.of(BigInt(x.timestep)) },
       encoder_hidden_states: x.embeds,
-      controlnet_cond: { dtype: 'float32', shape: [b, 3, 8 * h, 8 * w], data: x.image },
+      controlnet_cond: { dtype: 'float32', shape: [b, 3, this.factor * h, this.factor * w], data: x.image },
       conditioning_scale: { dtype: 'float32', shape: [1], data: Float32Array.of(x.conditioningScale) },
     });
     return out.noise_pred.data as Float32Array;
@@ -96,7 +99,7 @@ export class Denoiser {
     for (const [i, t] of tiles.entries()) {
       o.signal?.throwIfAborted();
       const latents = cropTile(x.latents, x.shape, t);
-      const image = cropTile(x.image, [b, 3, 8 * h, 8 * w], t, 8);
+      const image = cropTile(x.image, [b, 3, this.factor * h, this.factor * w], t, this.factor);
       const out = await this.run({ ...x, latents, image, shape: [b, c, size, size] });
       onTileOutput?.(t, latents, out);
       acc.add(t, out);

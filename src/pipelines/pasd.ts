@@ -5,12 +5,12 @@
  * colour fix and the resize back to input × upscale. PASD and PASD-light run alike (the UNet
  * class follows the weights); `colorize` is test_pasd.py's grayscale mode (./colorize.ts).
  */
-import { InputError } from '../core/errors.ts';
+import { ConfigError, InputError } from '../core/errors.ts';
 import { type RandomSource, Random } from '../core/random.ts';
 import { type ColorFix, colorFix } from '../image/colorfix.ts';
 import { type Image, asRgb, fromTensor, toTensor } from '../image/image.ts';
 import { resize, torchvisionResize } from '../image/resample.ts';
-import { samplePosterior } from '../models/autoencoders/autoencoder-kl.ts';
+import { samplePosterior, vaeScaleFactor } from '../models/autoencoders/autoencoder-kl.ts';
 import type { HostTensor } from '../runtime/session.ts';
 import { type Scheduler, createScheduler } from '../schedulers/index.ts';
 import type { CompileOptions } from '../engine/compile.ts';
@@ -96,9 +96,9 @@ export function buildPrompt(prompt: string, added: string, description: string |
  * test_pasd.py's preprocessing: the image the network runs on (sizes.ts rules, PIL resizes)
  * and the source it came from (the grey input when colorizing).
  */
-export function networkInput(input: Image, o: { upscale: number; processSize: number; colorize: boolean }): { source: Image; image: Image; sizes: ProcessingSizes } {
+export function networkInput(input: Image, o: { upscale: number; processSize: number; colorize: boolean; multiple?: number }): { source: Image; image: Image; sizes: ProcessingSizes } {
   const source = o.colorize ? grayInput(input) : input;
-  const sizes = processingSizes(input.width, input.height, { upscale: o.upscale, processSize: o.processSize, colorization: o.colorize });
+  const sizes = processingSizes(input.width, input.height, { upscale: o.upscale, processSize: o.processSize, colorization: o.colorize, multiple: o.multiple });
   let img = resize(source, sizes.upscaled[0], sizes.upscaled[1], 'bicubic');
   if (sizes.preprocessed) img = torchvisionResize(img, o.processSize, o.colorize ? { maxSize: 2 * o.processSize } : {});
   return { source, image: resize(img, sizes.network[0], sizes.network[1], 'bicubic'), sizes };
@@ -114,6 +114,14 @@ export class PasdPipeline {
     this.text = new TextStage(components.textEncoder, components.tokenizer, options);
     this.vae = new TiledVae(components.vae, { ...options, ...vae });
     this.denoiser = new Denoiser(components.unet, components.controlnet, options);
+    const f = vaeScaleFactor(components.vae.config);
+    if (f !== this.denoiser.factor)
+      throw new ConfigError(`the VAE downsamples by ${f} but the ControlNet's degradation removal module by ${this.denoiser.factor}; they must agree (vae block_out_channels vs controlnet conditioning_embedding_out_channels)`);
+  }
+
+  /** Image pixels per latent pixel (8 for SD1.5). */
+  get factor(): number {
+    return this.denoiser.factor;
   }
 
   /** From a PASD or PASD-light checkpoint folder (unet/, controlnet/, optional scheduler/) and an SD1.5 base folder. */
@@ -144,7 +152,8 @@ export class PasdPipeline {
    */
   async prepareLatents(image: Float32Array, shape: readonly number[], sched: Scheduler, s: DenoiseSettings, rnd: RandomSource): Promise<{ latents: Float32Array; shape: [number, number, number, number] }> {
     const [, , hh, ww] = shape;
-    const lshape: [number, number, number, number] = [1, 4, hh / 8, ww / 8];
+    const f = this.factor;
+    const lshape: [number, number, number, number] = [1, this.components.vae.config.latentChannels, hh / f, ww / f];
     const n = lshape.reduce((a, b) => a * b, 1);
     let latents: Float32Array;
     if (s.initLatentWithNoise) {
@@ -186,11 +195,11 @@ export class PasdPipeline {
     return guided;
   }
 
-  /** Runs the network on an image already at its network size (multiples of 8): the pipeline's __call__. */
+  /** Runs the network on an image already at its network size (multiples of the VAE factor): the pipeline's __call__. */
   async run(image: Image, prompt: string, negative: string, s: DenoiseSettings,
     o: { scheduler?: SchedulerChoice; colorization?: boolean; random: RandomSource; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<Float32Array> {
     const { width: W, height: H } = image;
-    if (W % 8 || H % 8) throw new InputError(`PASD runs on sizes that are multiples of 8, got ${W}×${H}`);
+    if (W % this.factor || H % this.factor) throw new InputError(`PASD runs on sizes that are multiples of ${this.factor}, got ${W}×${H}`);
     const report = (p: Partial<Progress> & Pick<Progress, 'phase'>) => o.onProgress?.({ step: 0, steps: s.steps, tile: 0, tiles: 0, ...p });
     const sched = this.scheduler(o.scheduler, o.colorization);
     sched.setTimesteps(s.steps);
@@ -221,7 +230,7 @@ export class PasdPipeline {
     const o = { ...DEFAULTS, ...options };
     const colorize = o.colorize;
     if (colorize) checkColorizationOptions(options);
-    const { source, image: img, sizes } = networkInput(input, o);
+    const { source, image: img, sizes } = networkInput(input, { ...o, multiple: this.factor });
     const random = options.random ?? new Random(options.seed ?? 0);
     const settings: DenoiseSettings = {
       steps: o.steps, guidanceScale: o.guidanceScale, conditioningScale: o.conditioningScale, addedNoiseLevel: o.addedNoiseLevel,

@@ -213,7 +213,7 @@ async function denoiseCase(ctx: CaseContext): Promise<CaseOutputs> {
   // test_pasd.py's grayscale preprocessing; Real-ISR cases give the pipeline input itself.
   let image: Image, source: Image;
   if (colorize) {
-    const n = networkInput(u8Image(ctx, 'input.rgb_u8'), { upscale: setting(ctx, st, 'upscale', 'number', 1), processSize: setting(ctx, st, 'process_size', 'number'), colorize });
+    const n = networkInput(u8Image(ctx, 'input.rgb_u8'), { upscale: setting(ctx, st, 'upscale', 'number', 1), processSize: setting(ctx, st, 'process_size', 'number'), colorize, multiple: pipe.factor });
     ({ image, source } = n);
     out.set('output.gray_input_u8', hwc(source));
     out.set('output.pipeline_input_u8', hwc(image));
