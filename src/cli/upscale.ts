@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { PasdError } from '../core/errors.ts';
 import { readImage, writeImage } from '../image/codec-node.ts';
 import { resize } from '../image/resample.ts';
+import type { TiledVaeOptions } from '../pipelines/tiled-vae.ts';
 import { defaultModelOptions, defaultModelPaths } from '../pipelines/load.ts';
 import { PasdPipeline, type SchedulerChoice, type UpscaleOptions } from '../pipelines/pasd.ts';
 import { type PersonalizeSpec, classifyPersonalizedModel } from '../pipelines/personalize.ts';
@@ -55,6 +56,9 @@ options:
   --seed N               random seed (default 0)
   --threads N            CPU threads (default: all cores)
   --max-pixels N         refuse larger inputs (default 67108864)
+  --vae-encoder-tile N   tiled VAE: encoder tile side in image pixels (default 512)
+  --vae-decoder-tile N   tiled VAE: decoder tile side in latent pixels (default 64)
+  --vae-memory MiB       tiled VAE: feature maps kept in memory, the rest spill to temp files (default 1024)
   -f, --format FMT       png | jpeg | webp (default png)
   --json                 print a JSON summary on stdout
   -q, --quiet            no progress output
@@ -71,7 +75,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
       steps: { type: 'string' }, cfg: { type: 'string' }, 'conditioning-scale': { type: 'string' }, 'added-noise-level': { type: 'string' },
       'init-noise': { type: 'boolean' }, 'process-size': { type: 'string' }, 'tile-size': { type: 'string' }, 'tile-overlap': { type: 'string' },
       'color-fix': { type: 'string' }, scheduler: { type: 'string' }, seed: { type: 'string' }, threads: { type: 'string' },
-      'max-pixels': { type: 'string' }, format: { type: 'string', short: 'f' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' },
+      'max-pixels': { type: 'string' }, 'vae-encoder-tile': { type: 'string' }, 'vae-decoder-tile': { type: 'string' }, 'vae-memory': { type: 'string' }, format: { type: 'string', short: 'f' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' },
       colorize: { type: 'boolean' }, 'control-type': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       'high-level-info': { type: 'string' }, classifier: { type: 'string' },
       personalized: { type: 'string' }, 'blending-alpha': { type: 'string' }, multiplier: { type: 'string' }, 'lora-alpha-compat': { type: 'string' },
@@ -123,7 +127,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
   let pipe: PasdPipeline;
   let promptProvider: PromptProvider | undefined;
   try {
-    const load = { threads, personalize: personalizationOf(v) };
+    const load = { threads, personalize: personalizationOf(v), vae: vaeOptionsOf(v) };
     pipe = mini ? PasdPipeline.fromFolders(defaultModelPaths(), load) : PasdPipeline.fromPretrained(v.model!, v.base!, load);
     if (classifierDir) promptProvider = await loadClassifier(classifierDir, { threads });
   } catch (e) {
@@ -186,4 +190,16 @@ function personalizationOf(v: Record<string, string | boolean | undefined>): Per
   }
   const kind = classifyPersonalizedModel(path);
   return kind === 'unetFolder' ? { unetFolder: path } : kind === 'lora' ? { lora: path, multiplier, loraAlphaCompat } : { singleFile: path, blendingAlpha };
+}
+
+/** Tiled-VAE tile sizes and memory budget (the tiled VAE is exact whatever the tiles). */
+function vaeOptionsOf(v: Record<string, string | boolean | undefined>): TiledVaeOptions {
+  const mib = num(v['vae-memory'] as string | undefined, 'vae-memory', { int: true, min: 1 });
+  const o: TiledVaeOptions = {
+    encoderTileSize: num(v['vae-encoder-tile'] as string | undefined, 'vae-encoder-tile', { int: true, min: 8 }),
+    decoderTileSize: num(v['vae-decoder-tile'] as string | undefined, 'vae-decoder-tile', { int: true, min: 1 }),
+    memoryBudgetBytes: mib === undefined ? undefined : mib * 2 ** 20,
+  };
+  for (const k of Object.keys(o) as (keyof TiledVaeOptions)[]) if (o[k] === undefined) delete o[k];
+  return o;
 }

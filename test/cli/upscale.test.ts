@@ -103,3 +103,18 @@ test('more bad inputs: truncated image, over the pixel cap, a config that does n
   assert.match(r.stderr, /mis-shaped keys.*expected \[\d+(,\d+)*\], found \[\d+(,\d+)*\]/s);
   assert.doesNotMatch(r.stderr, /\n\s+at /);
 });
+
+test('tiled-VAE options: small tiles and budget give the same image (±1 level) as whole-image VAE passes', async () => {
+  const one = join(dir, 'vae-one');
+  mkdirSync(one);
+  await sharp({ create: { width: 24, height: 16, channels: 3, background: { r: 200, g: 120, b: 40 } } }).png().toFile(join(one, 'x.png'));
+  const [whole, tiled] = [join(dir, 'vae-whole'), join(dir, 'vae-tiled')];
+  assert.equal(pasd('upscale', one, '-o', whole, '-s', '2', ...fast).code, 0);
+  const r = pasd('upscale', one, '-o', tiled, '-s', '2', ...fast, '--vae-encoder-tile', '16', '--vae-decoder-tile', '2', '--vae-memory', '1');
+  assert.equal(r.code, 0, r.stderr);
+  const [a, b] = await Promise.all([whole, tiled].map((d) => sharp(join(d, 'x.png')).raw().toBuffer()));
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  assert.ok(worst <= 1, `max difference ${worst} levels`);
+  assert.equal(pasd('upscale', one, '-o', tiled, ...fast, '--vae-memory', '0').code, 2);
+});
