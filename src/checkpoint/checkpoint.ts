@@ -9,7 +9,8 @@ import type { HostArray } from '../core/dtype.ts';
 import { type TensorEntry, openSafetensors } from './safetensors.ts';
 import { openTorchZip } from './torch-zip.ts';
 import { isLegacyTorch, openTorchLegacy } from './torch-legacy.ts';
-import { readAt, withFile } from './zip.ts';
+import { readAt } from './zip.ts';
+import { withFile } from './file.ts';
 
 export type CheckpointFormat = 'safetensors' | 'torch-zip' | 'torch-legacy';
 

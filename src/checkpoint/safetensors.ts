@@ -4,10 +4,11 @@
  * non-overlapping, inside the file, and dtype × shape = byte length.
  * Tensors are located by absolute file offset so ONNX external data can point into the file.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { fstatSync, readSync } from 'node:fs';
 import { CheckpointError } from '../core/errors.ts';
 import { type DType, type HostArray, dtypeSize } from '../core/dtype.ts';
 import { type Shape, numel } from '../core/shape.ts';
+import { withFile } from './file.ts';
 
 /** safetensors dtype tag → our DType. */
 export const SAFETENSORS_DTYPES: Readonly<Record<string, DType>> = {
@@ -84,13 +85,7 @@ export function parseSafetensorsHeader(path: string, headerBytes: Buffer, fileSi
 }
 
 export function openSafetensors(path: string): SafetensorsFile {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    throw new CheckpointError(`${path}: cannot open (${(e as Error).message})`, { cause: e });
-  }
-  try {
+  return withFile(path, (fd) => {
     const fileSize = fstatSync(fd).size;
     if (fileSize < 8) fail(path, `file is ${fileSize} bytes, too short for a safetensors header`);
     const lenBuf = Buffer.alloc(8);
@@ -103,30 +98,20 @@ export function openSafetensors(path: string): SafetensorsFile {
     const { metadata, entries } = parseSafetensorsHeader(path, header, fileSize);
     const tensors = new Map(entries.map((e) => [e.name, e]));
     return { path, fileSize, metadata, tensors, ...entryReaders(path, tensors) };
-  } finally {
-    closeSync(fd);
-  }
+  });
 }
 
 /** Reads one entry's bytes; a short read means the file shrank after it was opened. */
 export function readEntryBytes(path: string, e: TensorEntry): Buffer {
   const buf = Buffer.alloc(e.byteLength);
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    throw new CheckpointError(`${path}: cannot open (${(err as Error).message})`, { cause: err });
-  }
-  try {
+  withFile(path, (fd) => {
     let done = 0;
     while (done < e.byteLength) {
       const n = readSync(fd, buf, done, e.byteLength - done, e.offset + done);
       if (n === 0) fail(path, `tensor "${e.name}": file ends before its ${e.byteLength} bytes at offset ${e.offset}; the file was truncated or changed`);
       done += n;
     }
-  } finally {
-    closeSync(fd);
-  }
+  });
   return buf;
 }
 

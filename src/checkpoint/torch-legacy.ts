@@ -9,7 +9,8 @@ import { CheckpointError } from '../core/errors.ts';
 import { dtypeSize } from '../core/dtype.ts';
 import { entryReaders } from './safetensors.ts';
 import type { CheckpointFile } from './checkpoint.ts';
-import { readAt, withFile } from './zip.ts';
+import { readAt } from './zip.ts';
+import { withFile } from './file.ts';
 import { PyDict, unpickle } from './pickle.ts';
 import { TORCH_GLOBALS, stateDictTensors, storageLoader, tensorEntries } from './torch-pickle.ts';
 

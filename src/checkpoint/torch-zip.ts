@@ -10,7 +10,8 @@ import { CheckpointError } from '../core/errors.ts';
 import { dtypeSize } from '../core/dtype.ts';
 import { entryReaders } from './safetensors.ts';
 import type { CheckpointFile } from './checkpoint.ts';
-import { readStoredEntry, readZipDirectory, requireStored, withFile } from './zip.ts';
+import { readStoredEntry, readZipDirectory, requireStored } from './zip.ts';
+import { withFile } from './file.ts';
 import { unpickle } from './pickle.ts';
 import { TORCH_GLOBALS, stateDictTensors, storageLoader, tensorEntries } from './torch-pickle.ts';
 

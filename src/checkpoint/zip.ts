@@ -5,7 +5,7 @@
  * the absolute offset of each entry's data so tensors can be read, or mapped, in place.
  * Nothing is decompressed: PyTorch stores its records uncompressed and callers refuse others.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { fstatSync, readSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { CheckpointError } from '../core/errors.ts';
 import { writeFileAtomic } from './atomic.ts';
@@ -177,21 +177,6 @@ export function readStoredEntry(fd: number, e: ZipEntry, path: string, maxBytes:
   const buf = readAt(fd, fstatSync(fd).size, e.dataOffset, e.size, path, `zip entry "${e.name}"`);
   if (crc32(buf) !== e.crc32) fail(path, `zip entry "${e.name}" fails its CRC-32 check; the file is corrupt`);
   return buf;
-}
-
-/** Opens `path`, runs `fn` with the descriptor, closes it. */
-export function withFile<T>(path: string, fn: (fd: number) => T): T {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    throw new CheckpointError(`${path}: cannot open (${(e as Error).message})`, { cause: e });
-  }
-  try {
-    return fn(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 export interface ZipRecord {
