@@ -9,7 +9,8 @@ import { Module, ModuleList } from '../../nn/module.ts';
 import { Downsample2D, ResnetBlock2D } from '../../nn/resnet.ts';
 import { Transformer2DModel } from '../../nn/transformer.ts';
 
-export interface DownBlockOptions {
+/** The geometry every UNet block (down, mid, up) is built from. */
+export interface BlockOptions {
   inChannels: number;
   outChannels: number;
   tembChannels: number;
@@ -19,10 +20,21 @@ export interface DownBlockOptions {
   crossAttentionDim: number;
   groups: number;
   eps: number;
-  addDownsample: boolean;
-  downsamplePadding: number;
   useLinearProjection: boolean;
   withAttention: boolean;
+}
+
+export interface DownBlockOptions extends BlockOptions {
+  addDownsample: boolean;
+  downsamplePadding: number;
+}
+
+/** A block's Transformer2DModel over `channels` features, heads of channels/heads, with a context of `crossAttentionDim`. */
+export function blockTransformer(o: Pick<BlockOptions, 'heads' | 'transformerLayers' | 'groups' | 'useLinearProjection'>, channels: number, crossAttentionDim: number): Transformer2DModel {
+  return new Transformer2DModel({
+    heads: o.heads, dimHead: channels / o.heads, inChannels: channels, numLayers: o.transformerLayers,
+    crossAttentionDim, normGroups: o.groups, useLinearProjection: o.useLinearProjection,
+  });
 }
 
 /** CrossAttnDownBlock2D (withAttention) or DownBlock2D. Returns the final state and every skip state. */
@@ -36,10 +48,7 @@ export class DownBlock extends Module {
     this.resnets = new ModuleList(Array.from({ length: o.numLayers }, (_, i) =>
       new ResnetBlock2D({ inChannels: i === 0 ? o.inChannels : o.outChannels, outChannels: o.outChannels, tembChannels: o.tembChannels, groups: o.groups, eps: o.eps })));
     this.attentions = o.withAttention
-      ? new ModuleList(Array.from({ length: o.numLayers }, () => new Transformer2DModel({
-        heads: o.heads, dimHead: o.outChannels / o.heads, inChannels: o.outChannels, numLayers: o.transformerLayers,
-        crossAttentionDim: o.crossAttentionDim, normGroups: o.groups, useLinearProjection: o.useLinearProjection,
-      })))
+      ? new ModuleList(Array.from({ length: o.numLayers }, () => blockTransformer(o, o.outChannels, o.crossAttentionDim)))
       : null;
     this.downsamplers = o.addDownsample ? new ModuleList([new Downsample2D(o.outChannels, o.outChannels, o.downsamplePadding)]) : null;
   }
@@ -66,10 +75,7 @@ export class UNetMidBlock2DCrossAttn extends Module {
   constructor(o: { channels: number; tembChannels: number; heads: number; transformerLayers: number; crossAttentionDim: number; groups: number; eps: number; outputScaleFactor: number; useLinearProjection: boolean }) {
     super();
     const resnet = () => new ResnetBlock2D({ inChannels: o.channels, outChannels: o.channels, tembChannels: o.tembChannels, groups: o.groups, eps: o.eps, outputScaleFactor: o.outputScaleFactor });
-    this.attentions = new ModuleList([new Transformer2DModel({
-      heads: o.heads, dimHead: o.channels / o.heads, inChannels: o.channels, numLayers: o.transformerLayers,
-      crossAttentionDim: o.crossAttentionDim, normGroups: o.groups, useLinearProjection: o.useLinearProjection,
-    })]);
+    this.attentions = new ModuleList([blockTransformer(o, o.channels, o.crossAttentionDim)]);
     this.resnets = new ModuleList([resnet(), resnet()]);
   }
 

@@ -8,21 +8,11 @@ import { Module, ModuleList } from '../../nn/module.ts';
 import { ResnetBlock2D, Upsample2D } from '../../nn/resnet.ts';
 import { Transformer2DModel, toTokens } from '../../nn/transformer.ts';
 import { type Tensor, concat } from '../../ops/tensor.ts';
+import { type BlockOptions, blockTransformer } from './blocks.ts';
 
-export interface UpBlockOptions {
-  inChannels: number;
+export interface UpBlockOptions extends BlockOptions {
   prevOutputChannels: number;
-  outChannels: number;
-  tembChannels: number;
-  numLayers: number;
-  transformerLayers: number;
-  heads: number;
-  crossAttentionDim: number;
-  groups: number;
-  eps: number;
   addUpsample: boolean;
-  useLinearProjection: boolean;
-  withAttention: boolean;
   /** PASD: pixel-aware cross attention per layer. */
   withPixelAttention: boolean;
 }
@@ -36,10 +26,7 @@ export class PasdUpBlock extends Module {
   constructor(o: UpBlockOptions) {
     super();
     const skipCh = (i: number) => (i === o.numLayers - 1 ? o.inChannels : o.outChannels);
-    const transformer = (crossAttentionDim: number) => new Transformer2DModel({
-      heads: o.heads, dimHead: o.outChannels / o.heads, inChannels: o.outChannels, numLayers: o.transformerLayers,
-      crossAttentionDim, normGroups: o.groups, useLinearProjection: o.useLinearProjection,
-    });
+    const transformer = (crossAttentionDim: number) => blockTransformer(o, o.outChannels, crossAttentionDim);
     this.resnets = new ModuleList(Array.from({ length: o.numLayers }, (_, i) => new ResnetBlock2D({
       inChannels: (i === 0 ? o.prevOutputChannels : o.outChannels) + skipCh(i), outChannels: o.outChannels,
       tembChannels: o.tembChannels, groups: o.groups, eps: o.eps,
