@@ -1,47 +1,27 @@
 /**
- * Access to ../shared/fixtures for parity tests: the manifest, case files, model folders,
- * per-output tolerances, and a comparison that reports the worst difference.
+ * Access to ../shared/fixtures for tests, through the parity runner's FixtureSet (one reader
+ * of manifests, case files and model folders): cases, model folders, per-output tolerances,
+ * and a comparison that reports the worst difference.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type SafetensorsFile, openSafetensors } from '../../src/checkpoint/safetensors.ts';
+import { FixtureSet } from '../../src/parity/fixture-set.ts';
+import type { ManifestCase } from '../../src/parity/types.ts';
 
 export const FIXTURES = resolve(process.cwd(), '../shared/fixtures');
 
-export interface ManifestTensor {
-  name: string;
-  dtype: string;
-  shape: number[];
-  tolerance_max_abs?: number;
-  f32_vs_f64_max_abs?: number;
-  [k: string]: unknown;
-}
-
-export interface ManifestCase {
-  name: string;
-  group: string;
-  file: string;
-  models?: string[];
-  tensors: ManifestTensor[];
-  [k: string]: unknown;
-}
-
-let manifest: { cases: ManifestCase[]; models: Record<string, { folder: string }>; conventions: Record<string, unknown> } | null = null;
-
-export function loadManifest() {
-  manifest ??= JSON.parse(readFileSync(resolve(FIXTURES, 'manifest.json'), 'utf8'));
-  return manifest!;
-}
+let set: FixtureSet | null = null;
+const fixtures = () => (set ??= FixtureSet.open(FIXTURES));
 
 export function casesOf(group: string): ManifestCase[] {
-  return loadManifest().cases.filter((c) => c.group === group);
+  return fixtures().cases.filter((c) => c.group === group);
 }
 
 export function fixtureCase(name: string): { meta: ManifestCase; file: SafetensorsFile; tol(output: string): number } {
-  const meta = loadManifest().cases.find((c) => c.name === name);
+  const meta = fixtures().cases.find((c) => c.name === name);
   if (!meta) throw new Error(`no fixture case ${name}`);
-  const file = openSafetensors(resolve(FIXTURES, meta.file));
+  const file = openSafetensors(fixtures().path(meta.file));
   return {
     meta,
     file,
@@ -54,7 +34,7 @@ export function fixtureCase(name: string): { meta: ManifestCase; file: Safetenso
 }
 
 export function modelDir(name: string): string {
-  return resolve(FIXTURES, 'models', name);
+  return fixtures().model(name).dir;
 }
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
