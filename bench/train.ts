@@ -22,7 +22,7 @@ import { writeSafetensorsStreaming } from '../src/checkpoint/safetensors-write.t
 import { parseControlNetConfig, parseUNetConfig } from '../src/config/unet.ts';
 import { Random } from '../src/core/random.ts';
 import { storedTensors } from '../src/engine/weights.ts';
-import { traceVaeEncode, vaeScaleFactor } from '../src/models/autoencoders/autoencoder-kl.ts';
+import { traceVaeEncode } from '../src/models/autoencoders/autoencoder-kl.ts';
 import { traceClipText } from '../src/models/clip/clip-text.ts';
 import { ControlNetModel } from '../src/models/controlnets/controlnet.ts';
 import type { Module } from '../src/nn/module.ts';
@@ -77,7 +77,7 @@ export async function trainStep(threads: number, size: 'tiny' | 'mid', batch = 2
   const models = size === 'tiny'
     ? loadTrainModels({ unet: fixture('pasd_unet'), controlnet: fixture('pasd_controlnet'), vae: fixture('vae'), textEncoder: fixture('text_encoder') })
     : midModels();
-  const f = vaeScaleFactor(models.vae.config), crop = latent * f, c = models.vae.config.latentChannels;
+  const f = models.vae.factor, crop = latent * f, c = models.vae.config.latentChannels;
   const params = trainableParameters(models.controlnet, models.unet);
   const values = parameterValues(params);
   const adam = new AdamW(values.map((v) => v.length), ADAMW_DEFAULTS);

@@ -65,12 +65,17 @@ function shardNames(dir: string, indexName: string, index: Record<string, unknow
   return out;
 }
 
+/** `dir`'s config.json alone (for components without weights). */
+export function readModelConfig(dir: string): Record<string, unknown> {
+  return readJson(join(dir, 'config.json'), 'config.json', ConfigError);
+}
+
 /**
  * Loads `dir`'s config.json and locates its weights. `variant` picks e.g.
  * `diffusion_pytorch_model.fp16.safetensors` (diffusers' `variant="fp16"`).
  */
 export function loadModelFolder(dir: string, options: { variant?: string } = {}): ModelFolder {
-  const config = readJson(join(dir, 'config.json'), 'config.json', ConfigError);
+  const config = readModelConfig(dir);
   const v = options.variant ? `.${options.variant}` : '';
   const found = CANDIDATES.map((c) => c.replace('{v}', v)).find((n) => existsSync(join(dir, n)));
   if (!found) throw new CheckpointError(`${dir}: no weights found; expected one of ${CANDIDATES.map((c) => c.replace('{v}', v)).join(', ')}`);

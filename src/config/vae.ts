@@ -66,3 +66,32 @@ function nullableNumber(r: ConfigReader, key: string): number | null {
   r.ignore(key);
   return null;
 }
+
+/**
+ * Our lossless autoencoder (models/autoencoders/pixel-shuffle.ts), `_class_name`
+ * "PixelShuffleAutoencoder": `factor`×`factor` pixel blocks packed into channels
+ * (torch.nn.functional.pixel_unshuffle order), latent channels = in_channels·factor².
+ */
+export interface PixelShuffleConfig {
+  readonly inChannels: number;
+  readonly factor: number;
+  readonly latentChannels: number;
+  readonly scalingFactor: number;
+}
+
+export const PIXEL_SHUFFLE_CLASS = 'PixelShuffleAutoencoder';
+
+export function parsePixelShuffleConfig(raw: Readonly<Record<string, unknown>>, what = 'vae config.json', warn?: Warn): PixelShuffleConfig {
+  const r = new ConfigReader(raw, what);
+  const inChannels = r.int('in_channels', 3);
+  const factor = r.int('factor', 4);
+  if (inChannels < 1) throw new ConfigError(`${what}: "in_channels" must be at least 1, got ${inChannels}`);
+  if (factor < 1 || (factor & (factor - 1)) !== 0) throw new ConfigError(`${what}: "factor" must be a power of two (1, 2, 4, 8, …), got ${factor}`);
+  const latentChannels = r.int('latent_channels', inChannels * factor * factor);
+  if (latentChannels !== inChannels * factor * factor)
+    throw new ConfigError(`${what}: "latent_channels" = ${latentChannels} but a pixel shuffle of ${inChannels} channels by ${factor} has ${inChannels * factor * factor}`);
+  const scalingFactor = r.number('scaling_factor', 1);
+  if (!(scalingFactor > 0)) throw new ConfigError(`${what}: "scaling_factor" must be positive, got ${scalingFactor}`);
+  r.finish(warn);
+  return Object.freeze({ inChannels, factor, latentChannels, scalingFactor });
+}

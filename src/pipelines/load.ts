@@ -9,13 +9,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadModelFolder } from '../checkpoint/folder.ts';
+import { loadModelFolder, readModelConfig } from '../checkpoint/folder.ts';
 import { parseClipTextConfig } from '../config/clip.ts';
 import { parseControlNetConfig, parseUNetConfig } from '../config/unet.ts';
-import { parseVaeConfig } from '../config/vae.ts';
 import { ConfigError, InputError } from '../core/errors.ts';
 import { storedTensor } from '../engine/weights.ts';
 import { AutoencoderKL } from '../models/autoencoders/autoencoder-kl.ts';
+import { type Autoencoder, buildAutoencoder, isPixelShuffleConfig } from '../models/autoencoders/index.ts';
 import { CLIPTextModel } from '../models/clip/clip-text.ts';
 import { ControlNetModel } from '../models/controlnets/controlnet.ts';
 import { PasdLightUNet2DConditionModel } from '../models/pasd_light/unet.ts';
@@ -49,7 +49,8 @@ export interface LoadOptions {
 export interface PasdComponents {
   unet: DenoisingUNet;
   controlnet: ControlNetModel;
-  vae: AutoencoderKL;
+  /** SD1.5's AutoencoderKL, or the weightless PixelShuffleAutoencoder (vae/ holds only its config.json). */
+  vae: Autoencoder;
   textEncoder: CLIPTextModel;
   tokenizer: ClipTokenizer;
   /** Whether `unet` is PASD-light's. */
@@ -142,22 +143,23 @@ export function loadComponents(p: ComponentPaths, options: LoadOptions = {}): Pa
   const { warn } = options;
   const unetF = loadModelFolder(p.unet);
   const ctrlF = loadModelFolder(p.controlnet);
-  const vaeF = loadModelFolder(p.vae);
+  const vaeRaw = readModelConfig(p.vae);
+  const vaeF = isPixelShuffleConfig(vaeRaw) ? null : loadModelFolder(p.vae);
   const teF = loadModelFolder(p.textEncoder);
   // An explicit choice that contradicts the weights fails in loadWeights, naming the keys.
   const light = options.light ?? isLightUNet(unetF.tensors.keys());
   const unetConfig = parseUNetConfig(unetF.config, `${p.unet}/config.json`, warn);
-  const vaeConfig = parseVaeConfig(vaeF.config, `${p.vae}/config.json`, warn);
-  let weights = { unet: weightsOf(unetF), vae: weightsOf(vaeF), textEncoder: weightsOf(teF) };
+  const vae = buildAutoencoder(vaeRaw, `${p.vae}/config.json`, warn);
+  let weights = { unet: weightsOf(unetF), vae: vaeF ? weightsOf(vaeF) : new Map<string, StoredTensor>(), textEncoder: weightsOf(teF) };
   const spec = options.personalize;
   if (spec && (spec.singleFile || spec.lora || spec.unetFolder)) {
-    const w = personalize({ unet: { weights: weights.unet, layout: unetConfig }, vae: { weights: weights.vae, layout: vaeConfig }, textEncoder: { weights: weights.textEncoder } }, spec);
+    const w = personalize({ unet: { weights: weights.unet, layout: unetConfig }, vae: vae instanceof AutoencoderKL ? { weights: weights.vae, layout: vae.config } : null, textEncoder: { weights: weights.textEncoder } }, spec);
     weights = { unet: w.unet, vae: w.vae ?? weights.vae, textEncoder: w.textEncoder ?? weights.textEncoder };
   }
   return {
     unet: bind(light ? new PasdLightUNet2DConditionModel(unetConfig) : new PasdUNet2DConditionModel(unetConfig), weights.unet, 'unet', p.unet),
     controlnet: bind(new ControlNetModel(parseControlNetConfig(ctrlF.config, `${p.controlnet}/config.json`, warn)), weightsOf(ctrlF), 'controlnet', p.controlnet),
-    vae: bind(new AutoencoderKL(vaeConfig), weights.vae, 'vae', p.vae),
+    vae: bind(vae, weights.vae, 'vae', p.vae),
     textEncoder: bind(new CLIPTextModel(parseClipTextConfig(teF.config, `${p.textEncoder}/config.json`, warn)), weights.textEncoder, 'text_encoder', p.textEncoder),
     tokenizer: ClipTokenizer.fromFolder(p.tokenizer),
     light,

@@ -10,7 +10,7 @@ import { type RandomSource, Random } from '../core/random.ts';
 import { type ColorFix, colorFix } from '../image/colorfix.ts';
 import { type Image, asRgb, fromTensor, toTensor } from '../image/image.ts';
 import { resize, torchvisionResize } from '../image/resample.ts';
-import { samplePosterior, vaeScaleFactor } from '../models/autoencoders/autoencoder-kl.ts';
+import { samplePosterior } from '../models/autoencoders/autoencoder-kl.ts';
 import type { HostTensor } from '../runtime/session.ts';
 import { type Scheduler, createScheduler } from '../schedulers/index.ts';
 import type { CompileOptions } from '../engine/compile.ts';
@@ -21,7 +21,8 @@ import { type ProcessingSizes, processingSizes } from './sizes.ts';
 import { type PromptProvider, promptSubject, validationPrompt } from '../prompts/provider.ts';
 import type { Tile } from './tiles.ts';
 import { TextStage } from './stages.ts';
-import { TiledVae, type TiledVaeOptions } from './tiled-vae.ts';
+import type { TiledVaeOptions } from './tiled-vae.ts';
+import { type VaeStage, vaeStage } from './vae-stage.ts';
 
 export const DEFAULT_ADDED_PROMPT = 'clean, high-resolution, 8k';
 export const DEFAULT_NEGATIVE_PROMPT = 'blurry, dotted, noise, raster lines, unclear, lowres, over-smoothed';
@@ -106,17 +107,17 @@ export function networkInput(input: Image, o: { upscale: number; processSize: nu
 
 export class PasdPipeline {
   readonly text: TextStage;
-  readonly vae: TiledVae;
+  readonly vae: VaeStage;
   readonly denoiser: Denoiser;
 
-  /** `vae`: tile sizes and memory budget of the (exact) tiled VAE. */
+  /** `vae`: tile sizes and memory budget of the (exact) tiled VAE (AutoencoderKL only). */
   constructor(readonly components: PasdComponents, options: CompileOptions = {}, vae: TiledVaeOptions = {}) {
     this.text = new TextStage(components.textEncoder, components.tokenizer, options);
-    this.vae = new TiledVae(components.vae, { ...options, ...vae });
+    this.vae = vaeStage(components.vae, { ...options, ...vae });
     this.denoiser = new Denoiser(components.unet, components.controlnet, options);
-    const f = vaeScaleFactor(components.vae.config);
+    const f = components.vae.factor;
     if (f !== this.denoiser.factor)
-      throw new ConfigError(`the VAE downsamples by ${f} but the ControlNet's degradation removal module by ${this.denoiser.factor}; they must agree (vae block_out_channels vs controlnet conditioning_embedding_out_channels)`);
+      throw new ConfigError(`the VAE downsamples by ${f} but the ControlNet's degradation removal module by ${this.denoiser.factor}; they must agree (vae block_out_channels or factor vs controlnet conditioning_embedding_out_channels)`);
   }
 
   /** Image pixels per latent pixel (8 for SD1.5). */

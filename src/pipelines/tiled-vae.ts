@@ -24,6 +24,7 @@ import { InputError } from '../core/errors.ts';
 import { Graph } from '../ir/graph.ts';
 import { Tensor } from '../ops/tensor.ts';
 import type { AutoencoderKL } from '../models/autoencoders/autoencoder-kl.ts';
+import type { VaeStage } from './vae-stage.ts';
 import type { SpatialSelfAttention, UNetMidBlock2D } from '../models/autoencoders/vae.ts';
 import type { ResnetBlock2D } from '../nn/resnet.ts';
 import type { HostTensor } from '../runtime/session.ts';
@@ -77,7 +78,7 @@ export interface TiledVaeRun {
 
 const DEFAULTS = { encoderTileSize: 512, decoderTileSize: 64, memoryBudgetBytes: 1 << 30 };
 
-export class TiledVae {
+export class TiledVae implements VaeStage {
   /** Kept graphs (keepGraphs), else null. */
   private readonly cache: GraphCache | null;
   private readonly compile: CompileOptions;

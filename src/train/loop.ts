@@ -11,7 +11,6 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../core/errors.ts';
 import { Random } from '../core/random.ts';
-import { vaeScaleFactor } from '../models/autoencoders/autoencoder-kl.ts';
 import { DDPMScheduler } from '../schedulers/ddpm.ts';
 import { ClipTokenizer } from '../tokenizer/clip_tokenizer.ts';
 import { type TrainerState, listCheckpoints, pruneCheckpoints, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
@@ -137,7 +136,7 @@ export async function train(o: TrainOptions): Promise<{ step: number; log: StepL
         samples.forEach((s, i) => { pixelValues.set(s.pixelValues, i * px); cond.set(s.cond, i * px); });
         const ids = tokenizer.call(samples.map((s) => s.caption)).inputIds;
         const rng = new Random(mixSeed(o.seed, 3, step, a));
-        const f = vaeScaleFactor(setup.vae.config), lat = B * setup.vae.config.latentChannels * (R / f) * (R / f);
+        const f = setup.vae.factor, lat = B * setup.vae.config.latentChannels * (R / f) * (R / f);
         const r = await runner.run({
           pixelValues, cond, inputIds: ids, batch: B, height: R, width: R,
           posteriorNoise: rng.randn(lat), noise: rng.randn(lat),

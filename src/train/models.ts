@@ -3,12 +3,11 @@
  * weights (kept in their files): PASD or PASD-light UNet + ControlNet (names prefixed `unet.`
  * and `controlnet.` so both trace into one graph), frozen VAE and CLIP text encoder.
  */
-import { loadModelFolder, type ModelFolder } from '../checkpoint/folder.ts';
+import { loadModelFolder, readModelConfig, type ModelFolder } from '../checkpoint/folder.ts';
 import { parseClipTextConfig } from '../config/clip.ts';
 import { parseControlNetConfig, parseUNetConfig } from '../config/unet.ts';
-import { parseVaeConfig } from '../config/vae.ts';
 import { storedTensor } from '../engine/weights.ts';
-import { AutoencoderKL } from '../models/autoencoders/autoencoder-kl.ts';
+import { buildAutoencoder, isPixelShuffleConfig } from '../models/autoencoders/index.ts';
 import { CLIPTextModel } from '../models/clip/clip-text.ts';
 import { ControlNetModel } from '../models/controlnets/controlnet.ts';
 import { PasdLightUNet2DConditionModel } from '../models/pasd_light/unet.ts';
@@ -45,13 +44,13 @@ function bound<M extends Module>(m: M, folder: ModelFolder, root: string): M {
 /** The four models from complete component folders (every weight present). */
 export function loadTrainModels(dirs: { unet: string; controlnet: string; vae: string; textEncoder: string }, warn?: (m: string) => void): TrainModels & { kind: PasdKind } {
   const uf = loadModelFolder(dirs.unet), cf = loadModelFolder(dirs.controlnet);
-  const vf = loadModelFolder(dirs.vae), tf = loadModelFolder(dirs.textEncoder);
+  const vaeRaw = readModelConfig(dirs.vae), vf = isPixelShuffleConfig(vaeRaw) ? null : loadModelFolder(dirs.vae), tf = loadModelFolder(dirs.textEncoder);
   const kind = kindOfWeights(uf.tensors.keys()) ?? 'pasd';
   return {
     kind,
     unet: bound(buildUNet(parseUNetConfig(uf.config, `${dirs.unet}/config.json`, warn), kind), uf, 'unet'),
     controlnet: bound(new ControlNetModel(parseControlNetConfig(cf.config, `${dirs.controlnet}/config.json`, warn)), cf, 'controlnet'),
-    vae: bound(new AutoencoderKL(parseVaeConfig(vf.config, `${dirs.vae}/config.json`, warn)), vf, 'vae'),
+    vae: vf ? bound(buildAutoencoder(vf.config, `${dirs.vae}/config.json`, warn), vf, 'vae') : buildAutoencoder(vaeRaw, `${dirs.vae}/config.json`, warn).nameTree('vae'),
     textEncoder: bound(new CLIPTextModel(parseClipTextConfig(tf.config, `${dirs.textEncoder}/config.json`, warn)), tf, 'text_encoder'),
   };
 }

@@ -14,10 +14,9 @@ import { join } from 'node:path';
 import { loadModelFolder } from '../checkpoint/folder.ts';
 import { parseClipTextConfig } from '../config/clip.ts';
 import { parseControlNetConfig, parseUNetConfig } from '../config/unet.ts';
-import { parseVaeConfig } from '../config/vae.ts';
 import { ConfigError, InputError } from '../core/errors.ts';
 import type { RandomSource } from '../core/random.ts';
-import { AutoencoderKL } from '../models/autoencoders/autoencoder-kl.ts';
+import { buildAutoencoder } from '../models/autoencoders/index.ts';
 import { CLIPTextModel } from '../models/clip/clip-text.ts';
 import { ControlNetModel } from '../models/controlnets/controlnet.ts';
 import type { Module, StoredTensor } from '../nn/module.ts';
@@ -117,11 +116,11 @@ export function setupTraining(o: SetupOptions, rng: RandomSource): TrainSetup {
     const raw = readConfig(dir);
     const w = weightsOf(dir);
     const m = build(raw, `${dir}/config.json`).nameTree(root);
-    if (!w.size) randomFrozen.push(root);
+    if (!w.size && m.namedParameters().length) randomFrozen.push(root);
     bindOrInit(m, w, rng, { what: `${root} (${dir})`, mayInit: () => w.size === 0 });
     return { m, raw };
   };
-  const vae = frozen('vae', (r, w) => new AutoencoderKL(parseVaeConfig(r, w, o.warn)), 'vae');
+  const vae = frozen('vae', (r, w) => buildAutoencoder(r, w, o.warn), 'vae');
   const te = frozen('text_encoder', (r, w) => new CLIPTextModel(parseClipTextConfig(r, w, o.warn)), 'text_encoder');
 
   const schedulerFile = join(o.base, 'scheduler', 'scheduler_config.json');

@@ -6,7 +6,8 @@
  */
 import { InputError } from '../core/errors.ts';
 import type { CompileOptions } from '../engine/compile.ts';
-import { type AutoencoderKL, samplePosterior, traceVaeEncode, vaeScaleFactor } from '../models/autoencoders/autoencoder-kl.ts';
+import { samplePosterior, traceVaeEncode } from '../models/autoencoders/autoencoder-kl.ts';
+import type { Autoencoder } from '../models/autoencoders/index.ts';
 import { type CLIPTextModel, traceClipText } from '../models/clip/clip-text.ts';
 import type { ControlNetModel } from '../models/controlnets/controlnet.ts';
 import type { Parameter } from '../nn/module.ts';
@@ -18,7 +19,7 @@ import { type ControlType, type ControlledUNet, gradName, traceTrainStep } from 
 export interface TrainModels {
   controlnet: ControlNetModel;
   unet: ControlledUNet;
-  vae: AutoencoderKL;
+  vae: Autoencoder;
   textEncoder: CLIPTextModel;
 }
 
@@ -93,7 +94,7 @@ export class StepRunner {
 
   async run(x: StepBatch, values: readonly Float32Array[]): Promise<StepResult> {
     const { batch: b, height: h, width: w } = x;
-    const f = vaeScaleFactor(this.models.vae.config);
+    const f = this.models.vae.factor;
     if (h % f || w % f) throw new InputError(`train step: crop ${w}×${h} must be a multiple of the VAE factor ${f}`);
     if (x.timesteps.length !== b) throw new InputError(`train step: ${x.timesteps.length} timesteps for a batch of ${b}`);
     if (values.length !== this.params.length) throw new InputError(`train step: ${values.length} parameter arrays for ${this.params.length} trainable parameters`);

@@ -9,6 +9,7 @@ import { Graph } from '../../ir/graph.ts';
 import { Conv2d } from '../../nn/layers.ts';
 import { Module } from '../../nn/module.ts';
 import { Tensor } from '../../ops/tensor.ts';
+import type { Autoencoder } from './index.ts';
 import { Decoder, Encoder } from './vae.ts';
 
 /** The latent distribution's parameters, each [B, latent, h, w]. */
@@ -38,6 +39,11 @@ export class AutoencoderKL extends Module {
     this.post_quant_conv = config.usePostQuantConv ? new Conv2d(l, l, 1) : null;
   }
 
+  /** Image pixels per latent pixel. */
+  get factor(): number {
+    return vaeScaleFactor(this.config);
+  }
+
   /** image [B, in, H, W] in [-1, 1] → posterior mean and clamped logvar, [B, latent, H/f, W/f] */
   encode(image: Tensor): Posterior {
     this.checkInput('encode', image, this.config.inChannels, 'image');
@@ -62,7 +68,7 @@ export class AutoencoderKL extends Module {
 }
 
 /** Graph `vae_encode`: input `image` [B, in, H, W] → outputs `mean`, `logvar` [B, latent, H/f, W/f]. */
-export function traceVaeEncode(vae: AutoencoderKL, s: { batch: number; height: number; width: number }): Graph {
+export function traceVaeEncode(vae: Autoencoder, s: { batch: number; height: number; width: number }): Graph {
   const g = new Graph('vae_encode');
   const image = new Tensor(g, g.addInput('image', { dtype: 'float32', shape: [s.batch, vae.config.inChannels, s.height, s.width] }));
   const { mean, logvar } = vae.encode(image);
@@ -70,8 +76,8 @@ export function traceVaeEncode(vae: AutoencoderKL, s: { batch: number; height: n
   return g;
 }
 
-/** Graph `vae_decode`: input `latent` [B, latent, h, w] → output `image` [B, out, h·f, w·f]. */
-export function traceVaeDecode(vae: AutoencoderKL, s: { batch: number; height: number; width: number }): Graph {
+/** Graph `vae_decode`: input `latent` [B, latent, h, w] → output `image` [B, in, h·f, w·f]. */
+export function traceVaeDecode(vae: Autoencoder, s: { batch: number; height: number; width: number }): Graph {
   const g = new Graph('vae_decode');
   const latent = new Tensor(g, g.addInput('latent', { dtype: 'float32', shape: [s.batch, vae.config.latentChannels, s.height, s.width] }));
   g.setOutputs({ image: vae.decode(latent).value });
