@@ -3,9 +3,11 @@
  * k/v from the context (self-attention when none), scores = q·kᵀ·dim_head^-0.5, softmax over
  * keys, ·v, then `to_out.0` (Linear with bias) and `to_out.1` (Dropout). The core runs as the
  * fused MultiHeadAttention op (src/ops/attention.ts): bounded memory for the 4096-token
- * self- and pixel-aware attentions of a 64×64 latent.
+ * self- and pixel-aware attentions of a 64×64 latent. `lowering = 'unfused'` traces the
+ * plain MatMul → Softmax → MatMul form instead (the before-case of bench/run.ts).
  */
 import { type Tensor, apply1 } from '../ops/tensor.ts';
+import { mergeHeads, splitHeads } from '../ops/heads.ts';
 import { Dropout, Linear } from './layers.ts';
 import { Module, ModuleList } from './module.ts';
 
@@ -20,17 +22,6 @@ export interface AttentionOptions {
   outBias?: boolean;
 }
 
-/** [B, N, h·d] → [B, h, N, d] */
-export function splitHeads(x: Tensor, heads: number): Tensor {
-  const [b, n, c] = x.shape;
-  return x.reshape([b, n, heads, c / heads]).transpose([0, 2, 1, 3]);
-}
-
-/** [B, h, N, d] → [B, N, h·d] */
-export function mergeHeads(x: Tensor): Tensor {
-  const [b, h, n, d] = x.shape;
-  return x.transpose([0, 2, 1, 3]).reshape([b, n, h * d]);
-}
 
 export class Attention extends Module {
   readonly to_q: Linear;
@@ -39,6 +30,8 @@ export class Attention extends Module {
   readonly to_out: ModuleList<Linear | Dropout>;
   readonly heads: number;
   readonly scale: number;
+  /** How the attention core is traced: the fused op (default) or MatMul/Softmax/MatMul. */
+  lowering: 'fused' | 'unfused' = 'fused';
 
   constructor(o: AttentionOptions) {
     super();
@@ -57,7 +50,9 @@ export class Attention extends Module {
     return this.scoped(hidden.graph, () => {
       const c = context ?? hidden;
       const qkv = [this.to_q.forward(hidden), this.to_k.forward(c), this.to_v.forward(c)];
-      const o = apply1('MultiHeadAttention', qkv, { heads: this.heads, scale: this.scale });
+      const o = this.lowering === 'fused'
+        ? apply1('MultiHeadAttention', qkv, { heads: this.heads, scale: this.scale })
+        : mergeHeads(splitHeads(qkv[0], this.heads).matmul(splitHeads(qkv[1], this.heads).mT()).mul(this.scale).softmax(-1).matmul(splitHeads(qkv[2], this.heads)));
       return this.to_out.items.reduce((x, m) => m.forward(x), o);
     });
   }

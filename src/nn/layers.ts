@@ -55,6 +55,8 @@ export class Conv2d extends Module {
 export class GroupNorm extends Module {
   readonly weight: Parameter;
   readonly bias: Parameter;
+  /** 'native': onnxruntime's GroupNormalization op (the before-case of bench/run.ts); see src/ops/norm.ts. */
+  lowering: 'decomposed' | 'native' = 'decomposed';
   constructor(readonly numGroups: number, readonly numChannels: number, readonly eps = 1e-5) {
     super();
     this.weight = new Parameter([numChannels]);
@@ -63,7 +65,9 @@ export class GroupNorm extends Module {
 
   forward(x: Tensor): Tensor {
     return this.scoped(x.graph, () =>
-      apply1('GroupNormalization', [x, this.weight.tensor(x.graph), this.bias.tensor(x.graph)], { numGroups: this.numGroups, epsilon: this.eps }));
+      apply1('GroupNormalization', [x, this.weight.tensor(x.graph), this.bias.tensor(x.graph)], {
+        numGroups: this.numGroups, epsilon: this.eps, ...(this.lowering === 'native' ? { native: true } : {}),
+      }));
   }
 }
 

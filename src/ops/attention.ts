@@ -10,23 +10,13 @@ import { attr } from '../onnx/encode.ts';
 import { ref } from './ref-util.ts';
 import { type Tensor, concat } from './tensor.ts';
 
-/** Score bytes per query chunk in the attention vjp. */
-const BACKWARD_CHUNK_BYTES = 64 * 2 ** 20;
+import { mergeHeads, splitHeads } from './heads.ts';
 import type { OpAttrs, OpDef } from './types.ts';
 
+/** Score bytes per query chunk in the attention vjp. */
+const BACKWARD_CHUNK_BYTES = 64 * 2 ** 20;
+
 type AttnOps = Pick<OpAttrs, 'MultiHeadAttention'>;
-
-/** [B, N, h·d] → [B, h, N, d] */
-function heads(x: Tensor, h: number): Tensor {
-  const [b, n, c] = x.shape;
-  return x.reshape([b, n, h, c / h]).transpose([0, 2, 1, 3]);
-}
-
-/** [B, h, N, d] → [B, N, h·d] */
-function merge(x: Tensor): Tensor {
-  const [b, h, n, d] = x.shape;
-  return x.transpose([0, 2, 1, 3]).reshape([b, n, h * d]);
-}
 
 export const attentionOps: { [K in keyof AttnOps]: OpDef<AttnOps[K]> } = {
   MultiHeadAttention: {
@@ -45,7 +35,7 @@ export const attentionOps: { [K in keyof AttnOps]: OpDef<AttnOps[K]> } = {
     // batch 2, 8 heads would be 1 GiB per attention, kept for every layer during training).
     vjp: ({ inputs: [q, k, v], grads: [g], attrs: a }) => {
       if (!g) return [null, null, null];
-      const [Q, K, V, G] = [heads(q, a.heads), heads(k, a.heads), heads(v, a.heads), heads(g, a.heads)];
+      const [Q, K, V, G] = [splitHeads(q, a.heads), splitHeads(k, a.heads), splitHeads(v, a.heads), splitHeads(g, a.heads)];
       const [b, h, n, m] = [Q.shape[0], a.heads, Q.shape[2], K.shape[2]];
       const chunk = a.backwardChunk ?? Math.max(1, Math.floor(BACKWARD_CHUNK_BYTES / (4 * b * h * m)));
       const dQs: Tensor[] = [];
@@ -61,7 +51,7 @@ export const attentionOps: { [K in keyof AttnOps]: OpDef<AttnOps[K]> } = {
         dK = dK ? dK.add(dKc) : dKc;
         dV = dV ? dV.add(dVc) : dVc;
       }
-      return [merge(concat(dQs, 2)), merge(dK!), merge(dV!)];
+      return [mergeHeads(concat(dQs, 2)), mergeHeads(dK!), mergeHeads(dV!)];
     },
     ref: ([q, k, v], a) => {
       const [b, n, c] = q.shape, m = k.shape[1], e = v.shape[2];

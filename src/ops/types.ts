@@ -71,7 +71,8 @@ export interface OpAttrs {
   LeakyRelu: { alpha: number };
   Clip: { min: number; max: number };
   Softmax: { axis: number };
-  GroupNormalization: { numGroups: number; epsilon: number };
+  /** `native`: lower to onnxruntime's GroupNormalization-21 instead of the faster decomposition (norm.ts). */
+  GroupNormalization: { numGroups: number; epsilon: number; native?: boolean };
   LayerNormalization: { axis: number; epsilon: number };
   ReduceMean: { axes: readonly number[]; keepdims: boolean };
   ReduceSum: { axes: readonly number[]; keepdims: boolean };

@@ -6,7 +6,7 @@
  */
 import type { ClipHiddenAct, ClipTextConfig } from '../../config/clip.ts';
 import { ShapeError } from '../../core/errors.ts';
-import { mergeHeads, splitHeads } from '../../nn/attention.ts';
+import { mergeHeads, splitHeads } from '../../ops/heads.ts';
 import { LayerNorm, Linear } from '../../nn/layers.ts';
 import { Module, ModuleList, Parameter } from '../../nn/module.ts';
 import { gelu } from '../../nn/transformer.ts';
