@@ -52,7 +52,7 @@ function maxRssMiB(): number {
 }
 
 /** The SD1.5-size PASD ControlNet + UNet on random weights, and inputs for one evaluation. */
-function sd15Denoiser(threads: number, batch: number, latent: number, profilePrefix?: string) {
+export function sd15Denoiser(threads: number, batch: number, latent: number, profilePrefix?: string) {
   const unetCfg = JSON.parse(readFileSync(join(SD, 'unet', 'config.json'), 'utf8'));
   const unet = new PasdUNet2DConditionModel(parseUNetConfig(unetCfg, 'unet', quiet)).nameTree('unet');
   const cn = new ControlNetModel(parseControlNetConfig({ ...unetCfg, conditioning_embedding_out_channels: [16, 32, 96, 256] }, 'controlnet', quiet)).nameTree('controlnet');
