@@ -30,7 +30,7 @@ const SD = resolve(process.cwd(), '../shared/data/misc/stable-diffusion-v1-5');
 const quiet = () => {};
 
 /** Random N(0, 0.02)-ish weights (norm weights 1), written once per model and reused. */
-function randomWeights(m: Module, name: string): string {
+export function randomWeights(m: Module, name: string): string {
   const dir = join(tmpdir(), 'pasd-bench');
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${name}.safetensors`);
