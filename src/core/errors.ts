@@ -27,5 +27,15 @@ export class UnsupportedError extends PasdError {}
 /** onnxruntime failures: missing provider, session creation, run errors. */
 export class RuntimeBackendError extends PasdError {}
 
+/**
+ * An execution provider that cannot run here (no GPU adapter, missing CUDA binaries, a
+ * precision it does not offer). `provider` names it; the message says why and what to do.
+ */
+export class ProviderError extends RuntimeBackendError {
+  constructor(readonly provider: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
 /** Invalid user input (images, CLI arguments, request options). */
 export class InputError extends PasdError {}

@@ -1,26 +1,45 @@
 /**
  * Where a traced graph becomes something to run: print → key (graph text + weight-file
- * identity) → cached or freshly exported ONNX bytes → onnxruntime session.
+ * identity + precision) → cached or freshly exported ONNX bytes → onnxruntime session on
+ * the chosen provider.
  */
-import type { Graph } from '../ir/graph.ts';
+import { ProviderError } from '../core/errors.ts';
+import { Graph } from '../ir/graph.ts';
 import { liveNodes, liveParams } from '../ir/passes.ts';
 import { printGraph } from '../ir/print.ts';
 import { exportGraph } from '../export/export.ts';
 import { commonFolder } from '../export/external.ts';
+import type { Precision } from '../export/float16.ts';
 import { cachedBytes, graphKey } from '../runtime/cache.ts';
 import { createNodeSession } from '../runtime/node.ts';
-import type { Session, SessionOptions } from '../runtime/session.ts';
+import type { Provider, Session, SessionOptions } from '../runtime/session.ts';
+
+export type { Precision } from '../export/float16.ts';
 
 export interface CompileOptions extends SessionOptions {
   /** Use the compiled-graph cache (default true). */
   cache?: boolean;
   /** Cache folder (default: PASD_CACHE_DIR or the user cache). */
   cacheDir?: string;
+  /** Compute precision (default fp32); fp16 needs a GPU provider (float16.ts). */
+  precision?: Precision;
 }
+
+/** Where and how graphs run: what the CLI, server, parity runner and bench pass down. */
+export type RuntimeChoice = Pick<CompileOptions, 'provider' | 'precision' | 'threads'>;
 
 export interface CompiledGraph extends Session {
   readonly key: string;
   readonly cacheHit: boolean;
+}
+
+/**
+ * Refuses fp16 on the CPU provider: onnxruntime's x86-64 CPU kernels are float32 for most
+ * ops (Conv, MatMul, normalisations), so session creation would fail op by op.
+ */
+export function checkPrecision(provider: Provider = 'cpu', precision: Precision = 'fp32'): void {
+  if (precision === 'fp16' && provider === 'cpu')
+    throw new ProviderError('cpu', 'precision fp16 needs a GPU provider (onnxruntime\'s CPU kernels are float32): use --provider webgpu or cuda, or --precision fp32');
 }
 
 /** Weight files the graph's live parameters read. */
@@ -29,11 +48,31 @@ export function weightFilesOf(g: Graph): string[] {
   return [...new Set(params.flatMap((p) => (p.source?.kind === 'file' ? [p.source.path] : [])))];
 }
 
+/** Cache key of `g` exported at `precision`; fp32 keys are those from before precisions existed, so old entries stay valid. */
+export function compileKey(g: Graph, precision: Precision = 'fp32'): string {
+  const text = printGraph(g);
+  return graphKey(precision === 'fp32' ? text : `${text}\0precision=${precision}`, weightFilesOf(g));
+}
+
 export async function compileGraph(g: Graph, opts: CompileOptions = {}): Promise<CompiledGraph> {
+  const precision = opts.precision ?? 'fp32';
+  checkPrecision(opts.provider, precision);
   const files = weightFilesOf(g);
-  const key = graphKey(printGraph(g), files);
-  const build = () => exportGraph(g).bytes;
+  const key = compileKey(g, precision);
+  const build = () => exportGraph(g, { precision }).bytes;
   const { bytes, hit } = opts.cache === false ? { bytes: build(), hit: false } : cachedBytes(key, build, opts.cacheDir);
   const session = await createNodeSession({ bytes, externalFolder: files.length ? commonFolder(files) : null }, opts);
   return Object.assign(session, { key, cacheHit: hit });
+}
+
+/**
+ * Starts the chosen provider on a one-node graph, so that a missing GPU or library is
+ * reported (as a ProviderError) before any model is loaded or traced.
+ */
+export async function probeProvider(choice: RuntimeChoice): Promise<void> {
+  const g = new Graph('provider_probe');
+  const x = g.addInput('x', { dtype: 'float32', shape: [1] });
+  g.setOutputs({ y: g.addNode('Add', [x, x], [{ dtype: 'float32', shape: [1] }], {}).outputs[0] });
+  const s = await compileGraph(g, { ...choice, cache: false });
+  await s.release();
 }

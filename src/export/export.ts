@@ -13,6 +13,7 @@ import type { OnnxNode, OnnxTensor } from '../onnx/types.ts';
 import { OPS } from '../ops/registry.ts';
 import type { LowerCtx, OpName } from '../ops/types.ts';
 import { commonFolder, externalLocation } from './external.ts';
+import { type Precision, toFloat16 } from './float16.ts';
 
 export interface ExportedModel {
   readonly bytes: Uint8Array;
@@ -26,7 +27,8 @@ function rawBytes(data: HostArray): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
 }
 
-export function exportGraph(g: Graph, meta: { docString?: string } = {}): ExportedModel {
+/** `precision: 'fp16'` emits the model computing in float16 with float32 inputs and outputs (float16.ts). */
+export function exportGraph(g: Graph, meta: { docString?: string; precision?: Precision } = {}): ExportedModel {
   const nodes: OnnxNode[] = [];
   const inits: OnnxTensor[] = [];
   const names = new Map<Value, string>();
@@ -114,13 +116,14 @@ export function exportGraph(g: Graph, meta: { docString?: string } = {}): Export
     if (names.get(v) !== want) nodes.push({ opType: 'Identity', input: [names.get(v)!], output: [want], attribute: [] });
   });
 
-  const bytes = encodeModel({
+  const graph = {
     name: g.name,
     node: nodes,
     initializer: inits,
     input: g.inputs.map((v) => valueInfo(v.name!, v.dtype, v.shape)),
     output: g.outputs.map((v, i) => valueInfo(g.outputNames[i], v.dtype, v.shape)),
-  }, { docString: meta.docString, domains: [...domains] });
+  };
+  const bytes = encodeModel(meta.precision === 'fp16' ? toFloat16(graph) : graph, { docString: meta.docString, domains: [...domains] });
   return { bytes, externalFolder: folder, inputNames: g.inputs.map((v) => v.name!), outputNames: [...g.outputNames] };
 }
 

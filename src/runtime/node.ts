@@ -1,11 +1,19 @@
 /**
  * onnxruntime-node adapter — the only place that imports onnxruntime in Node.
- * CPU by default; CUDA and WebGPU are opt-in and fail with a RuntimeBackendError that names
- * the provider and the reason.
+ * CPU by default; CUDA and WebGPU are opt-in and fail with a ProviderError that names the
+ * provider, the reason and what to do.
+ *
+ * Outputs always come back to host memory. onnxruntime-node 1.30 can leave outputs on the
+ * GPU (`preferredOutputLocation: 'gpu-buffer'`) and feed such a tensor to another run, but
+ * cannot read one back (its `download` is not implemented in Node), and every output we use
+ * is read on the host: the noise prediction by the scheduler step, the VAE's by the tiler and
+ * the image code. ControlNet and UNet already run as one graph per step, so no tensor
+ * crosses between them; the per-step inputs (latents, a ~6 MB control image at 512², the
+ * prompt embeddings) cost well under a millisecond to upload against a step of ~100 ms.
  */
 import * as ort from 'onnxruntime-node';
 import type { DType } from '../core/dtype.ts';
-import { RuntimeBackendError } from '../core/errors.ts';
+import { ProviderError, RuntimeBackendError } from '../core/errors.ts';
 import type { HostTensor, ModelArtifact, Provider, Session, SessionOptions } from './session.ts';
 
 const ORT_TYPES: Partial<Record<DType, ort.Tensor.Type>> = {
@@ -24,14 +32,28 @@ function fromOrt(t: ort.Tensor): HostTensor {
   return { dtype, shape: [...t.dims], data: t.data as HostTensor['data'] };
 }
 
+const CUDA_HINT = 'onnxruntime-node\'s CUDA provider is downloaded separately: reinstall it with `npm install --onnxruntime-node-install=true` on a machine with CUDA 12 and cuDNN 9, or use --provider webgpu or cpu';
+
 function providerList(p: Provider): ort.InferenceSession.ExecutionProviderConfig[] {
   const bundled = ort.listSupportedBackends?.() ?? [];
   const entry = bundled.find((b) => b.name === p);
   if (p !== 'cpu' && !entry)
-    throw new RuntimeBackendError(`provider "${p}" is not available in this onnxruntime-node build (available: ${bundled.map((b) => b.name).join(', ') || 'cpu'})`);
-  if (p === 'cuda' && entry && !entry.bundled)
-    throw new RuntimeBackendError('provider "cuda" needs onnxruntime-node\'s CUDA binaries: reinstall with `npm install --onnxruntime-node-install=true` on a machine with CUDA 12');
+    throw new ProviderError(p, `provider "${p}" is not available in this onnxruntime-node build (available: ${bundled.map((b) => b.name).join(', ') || 'cpu'}); use --provider cpu`);
+  if (p === 'cuda' && entry && !entry.bundled) throw new ProviderError('cuda', `provider "cuda": its binaries are not installed; ${CUDA_HINT}`);
+  // CPU after the GPU provider: ops the GPU provider lacks run there.
   return p === 'cpu' ? ['cpu'] : [p, 'cpu'];
+}
+
+/** A session-creation failure that is the provider's (no adapter, missing libraries), as a ProviderError. */
+export function providerFailure(p: Provider, e: unknown): ProviderError | null {
+  const msg = e instanceof Error ? e.message : String(e);
+  // onnxruntime prefixes the reason with its source location and the failed check.
+  const reason = (msg.match(/Failed to [^\n]*/)?.[0] ?? msg.trim().split('\n')[0]).trim();
+  if (p === 'webgpu' && /WebGPU adapter|WebGPU device/i.test(msg))
+    return new ProviderError('webgpu', `provider "webgpu": no usable GPU adapter (${reason}). On Linux the WebGPU provider runs on Vulkan: install the GPU driver's Vulkan ICD and the Vulkan loader (libvulkan1), or point VK_DRIVER_FILES at the driver's ICD json; otherwise use --provider cpu`, { cause: e });
+  if (p === 'cuda' && /shared library|libcu|cudnn|CUDA/i.test(msg))
+    return new ProviderError('cuda', `provider "cuda" could not start (${reason}); ${CUDA_HINT}`, { cause: e });
+  return null;
 }
 
 export async function createNodeSession(model: ModelArtifact, opts: SessionOptions = {}): Promise<Session> {
@@ -47,7 +69,7 @@ export async function createNodeSession(model: ModelArtifact, opts: SessionOptio
   try {
     s = await ort.InferenceSession.create(model.bytes, options);
   } catch (e) {
-    throw new RuntimeBackendError(`onnxruntime could not create a ${provider} session: ${(e as Error).message}`, { cause: e });
+    throw providerFailure(provider, e) ?? new RuntimeBackendError(`onnxruntime could not create a ${provider} session: ${(e as Error).message}`, { cause: e });
   }
   return {
     inputNames: s.inputNames,
