@@ -1,8 +1,11 @@
 /**
- * `npm run bench [-- --threads N] [case-substring ...]`: named, reproducible benchmarks.
- * Never part of `npm test`. Prints a table and appends JSON lines to bench/results.jsonl.
+ * `npm run bench [-- --threads N] [--provider cpu|webgpu|cuda] [--precision fp32|fp16] [case-substring ...]`:
+ * named, reproducible benchmarks. Never part of `npm test`. Prints a table and appends JSON
+ * lines to bench/results.jsonl. Provider and precision apply to the SD1.5 step cases; the
+ * peaks and training cases stay on CPU (float32).
  */
 import { availableParallelism } from 'node:os';
+import { runtimeChoiceOf } from '../src/cli/args.ts';
 import { convPeak, gemmPeak } from './foundation.ts';
 import { type BenchResult, gflops, report } from './lib.ts';
 import { pasdStep } from './sd15.ts';
@@ -11,6 +14,12 @@ import { trainStep } from './train.ts';
 const args = process.argv.slice(2);
 const ti = args.indexOf('--threads');
 const threads = ti >= 0 ? Number(args.splice(ti, 2)[1]) : availableParallelism();
+const flag = (name: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args.splice(i, 2)[1] : undefined;
+};
+const { provider, precision } = runtimeChoiceOf({ provider: flag('provider'), precision: flag('precision') });
+const step = { provider, precision };
 const filters = args;
 
 const conv = await convPeak(threads);
@@ -18,10 +27,10 @@ const gemm = await gemmPeak(threads);
 const peak = { conv: gflops(conv)!, gemm: gflops(gemm)! };
 const results: BenchResult[] = [conv, gemm];
 const cases: [string, () => Promise<BenchResult>][] = [
-  ['sd15-step-b1', () => pasdStep(threads, 1)],
-  ['sd15-step-b2', () => pasdStep(threads, 2)],
+  ['sd15-step-b1', () => pasdStep(threads, 1, 64, step)],
+  ['sd15-step-b2', () => pasdStep(threads, 2, 64, step)],
   ['train-tiny-b2', () => trainStep(threads, 'tiny')], ['train-mid-b2', () => trainStep(threads, 'mid')],
 ];
 for (const [name, run] of cases) if (!filters.length || filters.some((f) => name.includes(f))) results.push(await run());
-console.log(`threads: ${threads}`);
+console.log(`threads: ${threads}, step provider: ${provider ?? 'cpu'} ${precision ?? 'fp32'}`);
 report(results, threads, peak);

@@ -1,8 +1,9 @@
 /**
  * SD1.5-scale cases: PASD ControlNet + UNet (one denoising evaluation) at a 64×64 latent with
  * batch 2 (CFG) and 1, on random weights written once to a temporary safetensors file at the
- * real SD1.5 configs (../shared/data/misc/stable-diffusion-v1-5). Reports ms, GFLOP/s from the
- * graph's FLOP count, and peak RSS.
+ * real SD1.5 configs (../shared/data/misc/stable-diffusion-v1-5, or PASD_SD15_DIR: the device
+ * script carries the config files alone). Reports ms, GFLOP/s from the graph's FLOP count, and
+ * peak RSS. The step runs on any provider and precision (`runtime`); the rest on CPU.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +19,7 @@ import { graphFlops } from '../src/ops/flops.ts';
 import { Denoiser } from '../src/pipelines/denoiser.ts';
 import { parseClipTextConfig } from '../src/config/clip.ts';
 import { parseVaeConfig } from '../src/config/vae.ts';
-import { compileGraph } from '../src/engine/compile.ts';
+import { type RuntimeChoice, compileGraph } from '../src/engine/compile.ts';
 import { Graph } from '../src/ir/graph.ts';
 import { AutoencoderKL } from '../src/models/autoencoders/autoencoder-kl.ts';
 import { CLIPTextModel } from '../src/models/clip/clip-text.ts';
@@ -26,7 +27,7 @@ import { Tensor } from '../src/ops/tensor.ts';
 import { TiledVae } from '../src/pipelines/tiled-vae.ts';
 import { type BenchResult, timeIt } from './lib.ts';
 
-const SD = resolve(process.cwd(), '../shared/data/misc/stable-diffusion-v1-5');
+const SD = process.env.PASD_SD15_DIR ? resolve(process.env.PASD_SD15_DIR) : resolve(process.cwd(), '../shared/data/misc/stable-diffusion-v1-5');
 const quiet = () => {};
 
 /** Random N(0, 0.02)-ish weights (norm weights 1), written once per model and reused. */
@@ -52,13 +53,13 @@ function maxRssMiB(): number {
 }
 
 /** The SD1.5-size PASD ControlNet + UNet on random weights, and inputs for one evaluation. */
-export function sd15Denoiser(threads: number, batch: number, latent: number, profilePrefix?: string) {
+export function sd15Denoiser(threads: number, batch: number, latent: number, profilePrefix?: string, runtime: Omit<RuntimeChoice, 'threads'> = {}) {
   const unetCfg = JSON.parse(readFileSync(join(SD, 'unet', 'config.json'), 'utf8'));
   const unet = new PasdUNet2DConditionModel(parseUNetConfig(unetCfg, 'unet', quiet)).nameTree('unet');
   const cn = new ControlNetModel(parseControlNetConfig({ ...unetCfg, conditioning_embedding_out_channels: [16, 32, 96, 256] }, 'controlnet', quiet)).nameTree('controlnet');
   unet.loadWeights(storedTensors(openCheckpoint(randomWeights(unet, 'sd15_pasd_unet'))));
   cn.loadWeights(storedTensors(openCheckpoint(randomWeights(cn, 'sd15_pasd_controlnet'))));
-  const den = new Denoiser(unet, cn, { threads, cache: false, profilePrefix });
+  const den = new Denoiser(unet, cn, { ...runtime, threads, cache: false, profilePrefix });
   const h = latent, w = latent;
   const rnd = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.5);
   const x = {
@@ -69,16 +70,19 @@ export function sd15Denoiser(threads: number, batch: number, latent: number, pro
   return { den, x };
 }
 
-export async function pasdStep(threads: number, batch: number, latent = 64): Promise<BenchResult> {
-  const { den, x } = sd15Denoiser(threads, batch, latent);
+export async function pasdStep(threads: number, batch: number, latent = 64, runtime: Omit<RuntimeChoice, 'threads'> = {}): Promise<BenchResult> {
+  const { den, x } = sd15Denoiser(threads, batch, latent, undefined, runtime);
   const t0 = performance.now();
   await den.run(x); // compile + first run
   const firstMs = performance.now() - t0;
-  const timing = await timeIt(() => den.run(x), { warmup: 0, iters: 2 });
+  const gpu = (runtime.provider ?? 'cpu') !== 'cpu';
+  // A GPU step is short: more runs for a steadier median at little cost.
+  const timing = await timeIt(() => den.run(x), { warmup: gpu ? 1 : 0, iters: gpu ? 5 : 2 });
   // FLOPs of the traced step (the same graph the denoiser compiled).
   const g = den.trace(batch, 4, latent, latent, 77, 768);
   await den.release();
-  return { name: `pasd step ${latent}x${latent} latent, batch ${batch}`, timing, flops: graphFlops(g), extra: { 'first run ms': firstMs.toFixed(0), 'peak RSS MiB': maxRssMiB().toFixed(0) } };
+  const where = `${runtime.provider ?? 'cpu'} ${runtime.precision ?? 'fp32'}`;
+  return { name: `pasd step ${latent}x${latent} latent, batch ${batch}, ${where}`, timing, flops: graphFlops(g), extra: { 'first run ms': firstMs.toFixed(0), 'peak RSS MiB': maxRssMiB().toFixed(0) } };
 }
 
 /**

@@ -1,7 +1,8 @@
 /** Small helpers over node:util parseArgs: typed numeric options and input file discovery. */
 import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { InputError } from '../core/errors.ts';
+import { InputError, ProviderError } from '../core/errors.ts';
+import { type RuntimeChoice, checkPrecision } from '../engine/compile.ts';
 
 /** A usage error: bad or missing arguments (exit code 2). */
 export class UsageError extends InputError {}
@@ -20,6 +21,36 @@ export function choice<T extends string>(v: string | undefined, name: string, al
   if (v === undefined) return undefined;
   if (!allowed.includes(v as T)) throw new UsageError(`--${name}: expected one of ${allowed.join(', ')}, got "${v}"`);
   return v as T;
+}
+
+/** `--provider` / `--precision` for parseArgs, shared by the commands that run models. */
+export const RUNTIME_ARGS = { provider: { type: 'string' }, precision: { type: 'string' } } as const;
+
+/** Usage lines for RUNTIME_ARGS, descriptions starting at `column` as in the command's own list. */
+export function runtimeUsage(column: number): string {
+  const line = (flag: string, ...text: string[]) => text.map((t, i) => (i ? ' '.repeat(column) : `  ${flag}`.padEnd(column)) + t).join('\n');
+  return [
+    line('--provider NAME', 'cpu | webgpu | cuda (default cpu): webgpu runs on the GPU through onnxruntime\'s bundled',
+      'WebGPU provider (Vulkan on Linux); cuda needs onnxruntime-node\'s CUDA binaries'),
+    line('--precision P', 'fp32 | fp16 (default fp32); fp16 computes in half precision, with --provider webgpu or cuda'),
+  ].join('\n');
+}
+
+/** Provider, precision and threads from the parsed options; fp16 on CPU is a usage error. */
+export function runtimeChoiceOf(v: { provider?: string; precision?: string }, threads?: number): RuntimeChoice {
+  const provider = choice(v.provider, 'provider', ['cpu', 'webgpu', 'cuda'] as const);
+  const precision = choice(v.precision, 'precision', ['fp32', 'fp16'] as const);
+  try {
+    checkPrecision(provider, precision);
+  } catch (e) {
+    if (e instanceof ProviderError) throw new UsageError(`--precision fp16 needs --provider webgpu or cuda (onnxruntime's CPU kernels are float32)`);
+    throw e;
+  }
+  const out: RuntimeChoice = {};
+  if (provider) out.provider = provider;
+  if (precision) out.precision = precision;
+  if (threads !== undefined) out.threads = threads;
+  return out;
 }
 
 const IMAGE_EXT = new Set(['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.gif']);

@@ -6,13 +6,14 @@
 import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { PasdError } from '../core/errors.ts';
+import { PasdError, ProviderError } from '../core/errors.ts';
+import { probeProvider } from '../engine/compile.ts';
 import { componentPaths, defaultModelOptions, defaultModelPaths } from '../pipelines/load.ts';
 import { type WorkerModel, WorkerRunner } from '../server/runner.ts';
 import { PasdServer, SERVER_DEFAULTS } from '../server/server.ts';
 import { DEFAULT_OPTION_LIMITS } from '../server/options.ts';
 import { DEFAULT_STORE_LIMITS } from '../server/jobs.ts';
-import { UsageError, num } from './args.ts';
+import { RUNTIME_ARGS, UsageError, num, runtimeChoiceOf, runtimeUsage } from './args.ts';
 
 export const SERVE_USAGE = `usage: pasd serve [--port N] [--model <pasd-dir> --base <sd15-dir>] [options]
 
@@ -27,6 +28,7 @@ options:
                           beyond this machine: use it with --token
   --token T               require "Authorization: Bearer T" (or ?token=T) on every route; default: $PASD_TOKEN
   --threads N             CPU threads of the worker (default: all cores)
+${runtimeUsage(26)}
   --max-upload BYTES      largest request body (default ${SERVER_DEFAULTS.maxUploadBytes})
   --max-pixels N          largest input image, width × height (default ${SERVER_DEFAULTS.maxPixels})
   --max-output-pixels N   largest output image (default ${SERVER_DEFAULTS.maxOutputPixels})
@@ -35,7 +37,7 @@ options:
   --result-ttl S          seconds a finished job and its result are kept (default ${DEFAULT_STORE_LIMITS.ttlMs / 1000})
   --grace S               on shutdown, seconds the running job may take to finish before it is canceled (default 10)
   -q, --quiet             no log lines
-exit codes: 0 shut down cleanly, 1 cannot listen, 2 usage error, 3 models could not be loaded`;
+exit codes: 0 shut down cleanly, 1 cannot listen, 2 usage error, 3 models could not be loaded or the provider could not start`;
 
 export async function serveCommand(argv: string[]): Promise<number> {
   const { values: v } = parseArgs({
@@ -45,7 +47,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       model: { type: 'string' }, base: { type: 'string' }, name: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
       token: { type: 'string' }, threads: { type: 'string' }, 'max-upload': { type: 'string' }, 'max-pixels': { type: 'string' },
       'max-output-pixels': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-steps': { type: 'string' }, 'result-ttl': { type: 'string' },
-      grace: { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
+      grace: { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' }, ...RUNTIME_ARGS,
     },
   });
   if (v.help) {
@@ -57,7 +59,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   if (token !== undefined && token.length < 8) throw new UsageError('--token / PASD_TOKEN: use at least 8 characters');
   const host = v.host ?? SERVER_DEFAULTS.host;
   const log = v.quiet ? undefined : (line: string) => process.stderr.write(`pasd serve: ${line}\n`);
-  const threads = num(v.threads, 'threads', { int: true, min: 1 });
+  const runtime = runtimeChoiceOf(v, num(v.threads, 'threads', { int: true, min: 1 }));
   // Every option is checked before the (slow) model load.
   const config = {
     host, token, log,
@@ -83,7 +85,16 @@ export async function serveCommand(argv: string[]): Promise<number> {
     process.stderr.write(`pasd serve: cannot load the models: ${e.message}\n`);
     return 3;
   }
-  const runner = new WorkerRunner(models, threads);
+  if (runtime.provider && runtime.provider !== 'cpu') {
+    try {
+      await probeProvider(runtime);
+    } catch (e) {
+      if (!(e instanceof ProviderError)) throw e;
+      process.stderr.write(`pasd serve: ${e.message}\n`);
+      return 3;
+    }
+  }
+  const runner = new WorkerRunner(models, runtime);
   try {
     log?.(`loading model "${models[0].name}"…`);
     await runner.load(models[0].name);

@@ -6,7 +6,8 @@
 import { mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { PasdError } from '../core/errors.ts';
+import { PasdError, ProviderError } from '../core/errors.ts';
+import { probeProvider } from '../engine/compile.ts';
 import { readImage, writeImage } from '../image/codec-node.ts';
 import { resize } from '../image/resample.ts';
 import type { TiledVaeOptions } from '../pipelines/tiled-vae.ts';
@@ -15,7 +16,7 @@ import { PasdPipeline, type SchedulerChoice, type UpscaleOptions } from '../pipe
 import { type PersonalizeSpec, classifyPersonalizedModel } from '../pipelines/personalize.ts';
 import { loadClassifier } from '../prompts/classifier-node.ts';
 import type { PromptProvider } from '../prompts/provider.ts';
-import { UsageError, choice, inputFiles, num } from './args.ts';
+import { RUNTIME_ARGS, UsageError, choice, inputFiles, num, runtimeChoiceOf, runtimeUsage } from './args.ts';
 import { ProgressBar } from './progress.ts';
 
 export const UPSCALE_USAGE = `usage: pasd upscale <images or folders...> -o <dir> [--model <pasd-dir> --base <sd15-dir>] [options]
@@ -55,6 +56,7 @@ options:
   --scheduler NAME       unipc | ddim | dpmsolver | euler | lcm | ddpm (default unipc)
   --seed N               random seed (default 0)
   --threads N            CPU threads (default: all cores)
+${runtimeUsage(25)}
   --max-pixels N         refuse larger inputs (default 67108864)
   --vae-encoder-tile N   tiled VAE: encoder tile side in image pixels (default 512)
   --vae-decoder-tile N   tiled VAE: decoder tile side in latent pixels (default 64)
@@ -62,7 +64,7 @@ options:
   -f, --format FMT       png | jpeg | webp (default png)
   --json                 print a JSON summary on stdout
   -q, --quiet            no progress output
-exit codes: 0 all written, 1 some images failed, 2 usage error, 3 models could not be loaded`;
+exit codes: 0 all written, 1 some images failed, 2 usage error, 3 models could not be loaded or the provider could not start`;
 
 export async function upscaleCommand(argv: string[]): Promise<number> {
   const { values: v, positionals } = parseArgs({
@@ -79,6 +81,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
       colorize: { type: 'boolean' }, 'control-type': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       'high-level-info': { type: 'string' }, classifier: { type: 'string' },
       personalized: { type: 'string' }, 'blending-alpha': { type: 'string' }, multiplier: { type: 'string' }, 'lora-alpha-compat': { type: 'string' },
+      ...RUNTIME_ARGS,
     },
   });
   if (v.help) {
@@ -119,15 +122,26 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
   const format = choice(v.format, 'format', ['png', 'jpeg', 'webp'] as const) ?? 'png';
   const maxPixels = num(v['max-pixels'], 'max-pixels', { int: true, min: 1 });
   const threads = num(v.threads, 'threads', { int: true, min: 1 });
+  const runtime = runtimeChoiceOf(v, threads);
   const files = inputFiles(positionals);
   // Neither --model nor --base: the shipped mini model (models/pasd-mini) with the options it was trained for.
   const mini = !v.model && !v.base;
   if (!mini && (!v.model || !v.base)) throw new UsageError('--model <PASD checkpoint folder> and --base <SD1.5 folder> go together (leave both out for the bundled mini model)');
 
+  // A GPU provider that cannot start fails here, once, before models load and images are read.
+  if (runtime.provider && runtime.provider !== 'cpu') {
+    try {
+      await probeProvider(runtime);
+    } catch (e) {
+      if (!(e instanceof ProviderError)) throw e;
+      process.stderr.write(`pasd upscale: ${e.message}\n`);
+      return 3;
+    }
+  }
   let pipe: PasdPipeline;
   let promptProvider: PromptProvider | undefined;
   try {
-    const load = { threads, personalize: personalizationOf(v), vae: vaeOptionsOf(v) };
+    const load = { ...runtime, personalize: personalizationOf(v), vae: vaeOptionsOf(v) };
     pipe = mini ? PasdPipeline.fromFolders(defaultModelPaths(), load) : PasdPipeline.fromPretrained(v.model!, v.base!, load);
     if (classifierDir) promptProvider = await loadClassifier(classifierDir, { threads });
   } catch (e) {

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { type SafetensorsFile, openSafetensors } from '../checkpoint/safetensors.ts';
 import { ConfigError } from '../core/errors.ts';
+import type { RuntimeChoice } from '../engine/compile.ts';
 import type { CaseContext, Manifest, ManifestCase, ManifestTensor } from './types.ts';
 
 /** A model named by a case: its folder, config.json and both class names. */
@@ -132,11 +133,16 @@ export class FixtureSet {
   }
 
   /**
-   * The case's file, with typed readers; `threads` is passed to the handlers' sessions, and
+   * The case's file, with typed readers; provider, precision and threads go to the handlers'
+   * sessions, and
    * `only` narrows the outputs the handler is asked for.
    */
-  context(meta: ManifestCase, opts: { threads?: number; only?: (output: string) => boolean } = {}): CaseContext {
-    const { threads, only } = opts;
+  context(meta: ManifestCase, opts: RuntimeChoice & { only?: (output: string) => boolean } = {}): CaseContext {
+    const { threads, provider, precision, only } = opts;
+    const runtime: RuntimeChoice = {};
+    if (threads !== undefined) runtime.threads = threads;
+    if (provider !== undefined) runtime.provider = provider;
+    if (precision !== undefined) runtime.precision = precision;
     const file: SafetensorsFile = openSafetensors(this.path(meta.file));
     const entry = (name: string) => {
       const e = file.tensors.get(name);
@@ -147,7 +153,7 @@ export class FixtureSet {
       fixtures: this,
       meta,
       file,
-      threads,
+      runtime,
       has: (name) => file.tensors.has(name),
       shape: (name) => entry(name).shape,
       f32: (name) => (entry(name), file.readF32(name)),

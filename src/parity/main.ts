@@ -1,20 +1,26 @@
 /**
- * `npm run parity -- <fixture-dir> [--group g] [--case substring] [--json] [--threads n]` and
+ * `npm run parity -- <fixture-dir> [--group g] [--case substring] [--json] [--threads n]
+ * [--provider cpu|webgpu|cuda] [--precision fp32|fp16]` and
  * `pasd parity …`: runs every selected case of a fixture directory and prints one row per
  * output (case, output, max abs diff, tolerance, result), then
  * `parity: N passed, M failed, K not supported`. Exit code 1 when a supported output fails.
  */
 import { pathToFileURL } from 'node:url';
-import { InputError, PasdError } from '../core/errors.ts';
+import { InputError, PasdError, ProviderError } from '../core/errors.ts';
+import { type Precision, checkPrecision, probeProvider } from '../engine/compile.ts';
+import type { Provider } from '../runtime/session.ts';
 import { FixtureSet } from './fixture-set.ts';
 import { TABLE_HEADER, formatLine, formatSummary, rowCells, runParity, selectCases } from './runner.ts';
 
 export const PARITY_USAGE = `usage: parity <fixture-dir> [--group <group>] [--case <substring>] [--json] [--threads <n>]
+              [--provider cpu|webgpu|cuda] [--precision fp32|fp16]
   <fixture-dir>   a directory with manifest.json in the ../shared/fixtures format
   --group         only cases of this group (schedulers, helpers, text, models, models_light, vae, …)
   --case          only cases whose name contains this
   --json          print {rows, summary} as JSON instead of the table
   --threads       onnxruntime intra-op threads for model cases (default: onnxruntime's)
+  --provider      where model cases run: cpu (default), webgpu or cuda
+  --precision     fp32 (default) or fp16 (needs --provider webgpu or cuda; the fixtures' tolerances are fp32's)
 `;
 
 interface Args {
@@ -23,6 +29,8 @@ interface Args {
   caseFilter?: string;
   json: boolean;
   threads?: number;
+  provider?: Provider;
+  precision?: Precision;
 }
 
 export function parseParityArgs(argv: readonly string[]): Args {
@@ -41,12 +49,25 @@ export function parseParityArgs(argv: readonly string[]): Args {
       const n = Number(value());
       if (!Number.isSafeInteger(n) || n < 1) throw new InputError(`parity: --threads must be a positive integer, got ${argv[i]}`);
       args.threads = n;
-    } else if (a.startsWith('--')) throw new InputError(`parity: unknown option ${a}`);
+    } else if (a === '--provider') args.provider = oneOf(a, value(), ['cpu', 'webgpu', 'cuda'] as const);
+    else if (a === '--precision') args.precision = oneOf(a, value(), ['fp32', 'fp16'] as const);
+    else if (a.startsWith('--')) throw new InputError(`parity: unknown option ${a}`);
     else if (args.dir === undefined) args.dir = a;
     else throw new InputError(`parity: one fixture directory expected, got "${args.dir}" and "${a}"`);
   }
   if (args.dir === undefined) throw new InputError('parity: missing <fixture-dir>');
+  try {
+    checkPrecision(args.provider, args.precision);
+  } catch (e) {
+    if (e instanceof ProviderError) throw new InputError('parity: --precision fp16 needs --provider webgpu or cuda');
+    throw e;
+  }
   return args as Args;
+}
+
+function oneOf<T extends string>(flag: string, v: string, allowed: readonly T[]): T {
+  if (!allowed.includes(v as T)) throw new InputError(`parity: ${flag} must be one of ${allowed.join(', ')}, got "${v}"`);
+  return v as T;
 }
 
 /** Runs the CLI; returns the exit code (0: every supported output passes, 1: a failure, 2: bad arguments). */
@@ -65,6 +86,8 @@ export async function parityMain(argv: readonly string[], out: (s: string) => vo
   }
   const set = FixtureSet.open(args.dir);
   const selected = selectCases(set, args);
+  // A GPU provider that cannot start is one error (ProviderError), not a failure per case.
+  if (args.provider !== undefined && args.provider !== 'cpu') await probeProvider(args);
   // Column widths from the manifest, so rows can be printed as each case finishes.
   const widths = [
     Math.max(TABLE_HEADER[0].length, ...selected.map((c) => c.name.length)),

@@ -5,6 +5,8 @@
  * computes are "not supported" — never passed silently.
  */
 import { UnsupportedError } from '../core/errors.ts';
+import type { Precision } from '../engine/compile.ts';
+import type { Provider } from '../runtime/session.ts';
 import { type FixtureSet, isInputTensor, templatePattern, toleranceOf } from './fixture-set.ts';
 import { HANDLERS } from './groups/index.ts';
 import type { CaseContext, CaseOutputs, GroupHandler, ManifestCase, ManifestTensor, OutputValue, Produced, Row, Summary } from './types.ts';
@@ -16,6 +18,9 @@ export interface RunOptions {
   readonly caseFilter?: string;
   /** onnxruntime intra-op threads for model cases. */
   readonly threads?: number;
+  /** Where model cases run (default cpu) and in which precision (default fp32). */
+  readonly provider?: Provider;
+  readonly precision?: Precision;
   /** Only the outputs this accepts (handlers skip the work for the others). */
   readonly only?: (output: string) => boolean;
   /** Group → handler (default: every group this runner implements). */
@@ -141,7 +146,7 @@ function describe(e: unknown): string {
 }
 
 /** Runs one case through its group's handler and returns a row per expected output. */
-export async function runCase(set: FixtureSet, meta: ManifestCase, opts: Pick<RunOptions, 'threads' | 'handlers' | 'only'> = {}): Promise<Row[]> {
+export async function runCase(set: FixtureSet, meta: ManifestCase, opts: Pick<RunOptions, 'threads' | 'provider' | 'precision' | 'handlers' | 'only'> = {}): Promise<Row[]> {
   const outputs = meta.tensors.filter((t) => !isInputTensor(t.name) && (opts.only === undefined || opts.only(t.name)));
   const all = (status: Row['status'], note: string): Row[] =>
     outputs.map((t) => ({ case: meta.name, group: meta.group, output: t.name, status, note }));

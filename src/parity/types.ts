@@ -4,6 +4,7 @@
  * expected output.
  */
 import type { SafetensorsFile } from '../checkpoint/safetensors.ts';
+import type { RuntimeChoice } from '../engine/compile.ts';
 import type { FixtureSet } from './fixture-set.ts';
 
 /** One tensor of a case as the manifest lists it. */
@@ -70,8 +71,8 @@ export interface CaseContext {
   readonly fixtures: FixtureSet;
   readonly meta: ManifestCase;
   readonly file: SafetensorsFile;
-  /** Intra-op threads for onnxruntime sessions (undefined: onnxruntime's default). */
-  readonly threads: number | undefined;
+  /** Provider, precision and intra-op threads for the handlers' onnxruntime sessions (empty: CPU, fp32, onnxruntime's threads). */
+  readonly runtime: RuntimeChoice;
   has(name: string): boolean;
   shape(name: string): readonly number[];
   /** A float (or `_u8`) tensor as float32. */

@@ -4,6 +4,7 @@
  * it dies (the running job fails, the server goes on).
  */
 import { Worker } from 'node:worker_threads';
+import type { RuntimeChoice } from '../engine/compile.ts';
 import type { Image } from '../image/image.ts';
 import type { ComponentPaths } from '../pipelines/load.ts';
 import type { Progress, UpscaleOptions } from '../pipelines/pasd.ts';
@@ -65,13 +66,13 @@ export class WorkerRunner implements Runner {
   private loads = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
   private closed: (() => void) | null = null;
 
-  constructor(private readonly models: readonly WorkerModel[], private readonly threads?: number) {}
+  constructor(private readonly models: readonly WorkerModel[], private readonly runtime: RuntimeChoice = {}) {}
 
   private start(): Worker {
     if (this.worker) return this.worker;
     // Loader hooks are per thread and a worker ignores `--import`: register tsx, then import (as src/train/loader.ts).
     const boot = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(new URL('./worker.ts', import.meta.url).href)}); })`;
-    const w = new Worker(boot, { eval: true, workerData: { models: this.models, threads: this.threads } });
+    const w = new Worker(boot, { eval: true, workerData: { models: this.models, runtime: this.runtime } });
     w.on('message', (m: ToMain) => this.onMessage(m));
     w.on('error', (e) => this.onExit(`the worker thread failed: ${e.message}`));
     w.on('exit', (code) => this.onExit(`the worker thread exited (code ${code})`));

@@ -83,7 +83,7 @@ export class PasdServer {
     this.modelDefaults = new Map(config.models.map((m) => [m.name, m.defaults]));
     this.tokenDigest = config.token ? digest(config.token) : null;
     this.files = config.staticFiles ?? loadStaticFiles();
-    this.queue = new JobQueue(config.runner ?? new WorkerRunner(config.models, config.threads), { ...DEFAULT_STORE_LIMITS, ...config.store }, Date.now, config.log);
+    this.queue = new JobQueue(config.runner ?? new WorkerRunner(config.models, { threads: config.threads }), { ...DEFAULT_STORE_LIMITS, ...config.store }, Date.now, config.log);
     this.http = createServer({ requestTimeout: 120_000, headersTimeout: 20_000 }, (req, res) => {
       this.handle(req, res).catch((e: Error) => this.fail(res, e));
     });

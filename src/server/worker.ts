@@ -6,13 +6,14 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { PasdError } from '../core/errors.ts';
+import type { RuntimeChoice } from '../engine/compile.ts';
 import { encodeImage } from '../image/codec-node.ts';
 import type { Image } from '../image/image.ts';
 import { resize } from '../image/resample.ts';
 import { PasdPipeline, type UpscaleOptions } from '../pipelines/pasd.ts';
 import type { ToMain, ToWorker, WorkerModel } from './runner.ts';
 
-const { models, threads } = workerData as { models: WorkerModel[]; threads?: number };
+const { models, runtime } = workerData as { models: WorkerModel[]; runtime: RuntimeChoice };
 const port = parentPort!;
 const post = (m: ToMain, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
@@ -29,7 +30,7 @@ async function pipelineOf(name: string): Promise<PasdPipeline> {
   // One model in memory at a time: the server's footprint stays that of its largest model.
   if (loaded) await loaded.pipe.release();
   loaded = null;
-  loaded = { name, pipe: PasdPipeline.fromFolders(spec.paths, { threads }) };
+  loaded = { name, pipe: PasdPipeline.fromFolders(spec.paths, { ...runtime }) };
   return loaded.pipe;
 }
 

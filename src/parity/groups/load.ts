@@ -5,7 +5,7 @@
  */
 import { loadModelFolder } from '../../checkpoint/folder.ts';
 import { UnsupportedError } from '../../core/errors.ts';
-import { compileGraph } from '../../engine/compile.ts';
+import { type RuntimeChoice, compileGraph } from '../../engine/compile.ts';
 import { storedTensors } from '../../engine/weights.ts';
 import type { Graph } from '../../ir/graph.ts';
 import type { Module } from '../../nn/module.ts';
@@ -55,8 +55,8 @@ export function feedOf(ctx: CaseContext, name: string): HostTensor {
 }
 
 /** Compiles a traced graph (no cache: shapes are per case), runs it once and releases it. */
-export async function runGraph(g: Graph, feeds: Readonly<Record<string, HostTensor>>, threads: number | undefined): Promise<Record<string, HostTensor>> {
-  const session = await compileGraph(g, { cache: false, threads });
+export async function runGraph(g: Graph, feeds: Readonly<Record<string, HostTensor>>, runtime: RuntimeChoice): Promise<Record<string, HostTensor>> {
+  const session = await compileGraph(g, { ...runtime, cache: false });
   try {
     return await session.run(feeds);
   } finally {

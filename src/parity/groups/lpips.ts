@@ -13,7 +13,7 @@ export const lpips: GroupHandler = async (ctx) => {
   const byNet = new Map<string, LpipsMetric>();
   for (const name of ctx.meta.models ?? []) {
     const m = ctx.fixtures.model(name);
-    byNet.set(String(m.config.lpips_net), LpipsMetric.load(m.dir, { cache: false, threads: ctx.threads }));
+    byNet.set(String(m.config.lpips_net), LpipsMetric.load(m.dir, { ...ctx.runtime, cache: false }));
   }
   try {
     for (const t of ctx.outputs()) {

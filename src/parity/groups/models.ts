@@ -60,7 +60,7 @@ async function runControlNet(ctx: CaseContext, out: CaseOutputs): Promise<void> 
     timesteps: feeds.timestep.shape[0],
     condFactor: feeds.controlnet_cond.shape[2] / height,
   });
-  const r = await runGraph(g, feeds, ctx.threads);
+  const r = await runGraph(g, feeds, ctx.runtime);
   for (const [k, v] of Object.entries(r)) out.set(`output.${k}`, { data: v.data as Float32Array, shape: v.shape });
 }
 
@@ -83,7 +83,7 @@ async function runUNet(ctx: CaseContext, out: CaseOutputs): Promise<void> {
     : null;
   const noise = unet.forward(input('sample', 'input.sample'), input('timestep', 'input.timestep'), input('encoder_hidden_states', 'input.encoder_hidden_states'), control);
   g.setOutputs({ noise_pred: noise.value });
-  const r = await runGraph(g, feeds, ctx.threads);
+  const r = await runGraph(g, feeds, ctx.runtime);
   out.set('output.noise_pred', { data: r.noise_pred.data as Float32Array, shape: r.noise_pred.shape });
 }
 

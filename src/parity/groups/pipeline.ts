@@ -42,7 +42,7 @@ const pipelines = new WeakMap<FixtureSet, Map<string, PasdPipeline>>();
 
 /**
  * The PasdPipeline of the case's models (UNet, ControlNet, VAE, CLIP text encoder, its
- * `tokenizer_folder`), compiled once per fixture set and thread count.
+ * `tokenizer_folder`), compiled once per fixture set and runtime choice (provider, precision, threads).
  */
 export function casePipeline(ctx: CaseContext): PasdPipeline {
   const unet = theModel(ctx, 'UNet2DConditionModel');
@@ -57,12 +57,12 @@ export function casePipeline(ctx: CaseContext): PasdPipeline {
   if (typeof tokenizer !== 'string') throw new UnsupportedError(`${ctx.meta.name}: a pipeline case needs a "tokenizer_folder"`);
   let cache = pipelines.get(ctx.fixtures);
   if (!cache) pipelines.set(ctx.fixtures, (cache = new Map()));
-  const key = [unet.name, controlnet.name, vae.name, textEncoder.name, tokenizer, ctx.threads].join('|');
+  const key = [unet.name, controlnet.name, vae.name, textEncoder.name, tokenizer, JSON.stringify(ctx.runtime)].join('|');
   let pipe = cache.get(key);
   if (!pipe) {
     pipe = PasdPipeline.fromFolders(
       { unet: unet.dir, controlnet: controlnet.dir, vae: vae.dir, textEncoder: textEncoder.dir, tokenizer: ctx.fixtures.path(tokenizer) },
-      { threads: ctx.threads, cache: false, light: pkg === 'pasd_light', warn: () => {} },
+      { ...ctx.runtime, cache: false, light: pkg === 'pasd_light', warn: () => {} },
     );
     cache.set(key, pipe);
   }
@@ -312,12 +312,12 @@ async function tiledVaeCase(ctx: CaseContext): Promise<CaseOutputs> {
     'output.posterior_mean': async () => {
       const image = feedOf(ctx, 'input.image');
       const [batch, , height, width] = image.shape;
-      return (await runGraph(traceVaeEncode(vae, { batch, height, width }), { image }, ctx.threads)).mean.data as Float32Array;
+      return (await runGraph(traceVaeEncode(vae, { batch, height, width }), { image }, ctx.runtime)).mean.data as Float32Array;
     },
     'output.decoded': async () => {
       const latent = feedOf(ctx, 'input.latent');
       const [batch, , height, width] = latent.shape;
-      return (await runGraph(traceVaeDecode(vae, { batch, height, width }), { latent }, ctx.threads)).image.data as Float32Array;
+      return (await runGraph(traceVaeDecode(vae, { batch, height, width }), { latent }, ctx.runtime)).image.data as Float32Array;
     },
   };
   const out: CaseOutputs = new Map();

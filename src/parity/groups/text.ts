@@ -39,7 +39,7 @@ async function textEncoderCase(ctx: CaseContext, name: string): Promise<CaseOutp
   const m = ctx.fixtures.model(name);
   const model = loadModel(ctx.fixtures, m, (c) => new CLIPTextModel(parseClipTextConfig(c, `${m.name}/config.json`)));
   const ids = feedOf(ctx, 'input.input_ids');
-  const r = await runGraph(traceClipText(model, { batch: ids.shape[0], length: ids.shape[1] }), { input_ids: ids }, ctx.threads);
+  const r = await runGraph(traceClipText(model, { batch: ids.shape[0], length: ids.shape[1] }), { input_ids: ids }, ctx.runtime);
   const h = r.last_hidden_state;
   return new Map([['output.last_hidden_state', { data: h.data as Float32Array, shape: h.shape }]]);
 }

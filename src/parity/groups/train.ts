@@ -113,7 +113,7 @@ async function l1Targets(ctx: CaseContext, r: StepResult): Promise<Float32Array[
   const shape = ctx.shape('input.pixel_values');
   const px = new Tensor(g, g.addInput('pixel_values', { dtype: 'float32', shape }));
   g.setOutputs(Object.fromEntries(r.rgbs.map((rgb, i) => [`t${i}`, px.resize([...rgb.shape], 'linear').value])));
-  const out = await runGraph(g, { pixel_values: { dtype: 'float32', shape, data: ctx.f32('input.pixel_values') } }, ctx.threads);
+  const out = await runGraph(g, { pixel_values: { dtype: 'float32', shape, data: ctx.f32('input.pixel_values') } }, ctx.runtime);
   return r.rgbs.map((_, i) => out[`t${i}`].data as Float32Array);
 }
 
@@ -136,7 +136,7 @@ export const train: GroupHandler = async (ctx) => {
   const order = manifestOrder(ctx, params);
   const values = parameterValues(params);
   // One run per compiled graph: onnxruntime's graph optimisation would cost more than it saves.
-  const runner = new StepRunner(models, params, s.scheduler, { cache: false, threads: ctx.threads, optimization: 'disabled', controlType: s.controlType });
+  const runner = new StepRunner(models, params, s.scheduler, { ...ctx.runtime, cache: false, optimization: 'disabled', controlType: s.controlType });
   const [batch, , height, width] = ctx.shape('input.pixel_values');
   let r: StepResult;
   try {

@@ -18,7 +18,7 @@ function vaeOf(ctx: CaseContext): AutoencoderKL {
 
 async function decode(ctx: CaseContext, vae: AutoencoderKL, shape: readonly number[], latent: Float32Array): Promise<{ data: Float32Array; shape: readonly number[] }> {
   const [batch, , height, width] = shape;
-  const r = await runGraph(traceVaeDecode(vae, { batch, height, width }), { latent: { dtype: 'float32', shape, data: latent } }, ctx.threads);
+  const r = await runGraph(traceVaeDecode(vae, { batch, height, width }), { latent: { dtype: 'float32', shape, data: latent } }, ctx.runtime);
   return { data: r.image.data as Float32Array, shape: r.image.shape };
 }
 
@@ -29,7 +29,7 @@ export const vae: GroupHandler = async (ctx) => {
   if (ctx.has('input.image')) {
     const image = feedOf(ctx, 'input.image');
     const [batch, , height, width] = image.shape;
-    const e = await runGraph(traceVaeEncode(model, { batch, height, width }), { image }, ctx.threads);
+    const e = await runGraph(traceVaeEncode(model, { batch, height, width }), { image }, ctx.runtime);
     const mean = e.mean.data as Float32Array, logvar = e.logvar.data as Float32Array;
     out.set('output.posterior_mean', { data: mean, shape: e.mean.shape });
     out.set('output.posterior_logvar', { data: logvar, shape: e.logvar.shape });
