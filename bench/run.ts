@@ -6,6 +6,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { runtimeChoiceOf } from '../src/cli/args.ts';
+import { probeProvider } from '../src/engine/compile.ts';
 import { convPeak, gemmPeak } from './foundation.ts';
 import { type BenchResult, gflops, report } from './lib.ts';
 import { pasdStep } from './sd15.ts';
@@ -21,6 +22,8 @@ const flag = (name: string) => {
 const { provider, precision } = runtimeChoiceOf({ provider: flag('provider'), precision: flag('precision') });
 const step = { provider, precision };
 const filters = args;
+// A GPU provider that cannot start fails here, before SD1.5-size weights are written and traced.
+if (provider && provider !== 'cpu') await probeProvider(step);
 
 const conv = await convPeak(threads);
 const gemm = await gemmPeak(threads);
