@@ -7,7 +7,9 @@
  *   float16: onnxruntime's constant folding turns that pair into an fp16 initializer when
  *   the session is created, so weight files are never rewritten or copied on disk;
  * - inline float32 constants (scalars, norm units) are converted in place;
- * - Cast nodes to float32 now cast to float16; float64 values (and their Casts) are untouched.
+ * - Cast nodes to float32 now cast to float16; float64 values (and their Casts) are untouched;
+ * - what is computed from integer inputs and constants alone (the timestep embedding) stays
+ *   float32, cast to float16 once where the rest reads it.
  * Normalisation `stash_type` attributes stay float32: the statistics are still accumulated
  * in float32 (LayerNormalization and GroupNormalization allow it; InstanceNormalization,
  * used by the float32 GroupNorm lowering, has no such attribute).
@@ -79,26 +81,61 @@ function castNode(input: string, output: string, to: number): OnnxNode {
   return { opType: 'Cast', input: [input], output: [output], attribute: [attr('to', to)] };
 }
 
+/** Element type of a node's outputs from its inputs' (the accepted ops keep their input's type but these). */
+function outputType(n: OnnxNode, inputs: readonly (number | undefined)[]): number | undefined {
+  if (n.opType === 'Cast') return n.attribute.find((a) => a.name === 'to')?.i;
+  if (n.opType === 'Greater') return OnnxDataType.BOOL;
+  if (n.opType === 'Where') return inputs[1];
+  return inputs[0];
+}
+
 /** The graph computing in float16 with float32 inputs and outputs (see the file comment). */
 export function toFloat16(g: OnnxGraph): OnnxGraph {
   for (const n of g.node) {
     if (n.domain && n.domain !== 'com.microsoft') throw new UnsupportedError(`fp16: op ${n.domain}.${n.opType} is not handled; add it to FLOAT32_INPUTS in src/export/float16.ts`);
     if (!Object.hasOwn(FLOAT32_INPUTS, n.opType)) throw new UnsupportedError(`fp16: op ${n.opType} is not handled; add it to FLOAT32_INPUTS in src/export/float16.ts (with the inputs ONNX pins to float32)`);
   }
+  const type = new Map<string, number | undefined>([...g.input.map((v) => [v.name, v.type.tensorType.elemType] as const), ...g.initializer.map((t) => [t.name, t.dataType] as const)]);
   const isFloat32Input = new Set(g.input.filter((v) => v.type.tensorType.elemType === FLOAT).map((v) => v.name));
   const float32Inits = new Map(g.initializer.filter((t) => t.dataType === FLOAT).map((t) => [t.name, t]));
   const float32Outputs = new Set(g.output.filter((v) => v.type.tensorType.elemType === FLOAT).map((v) => v.name));
 
-  // Sources that become float16 under a new name; `keptUse` records the ones still read as float32.
+  // Nodes reached from a float32 graph input compute in float16. The others (the timestep
+  // embedding: integer input → Cast → ·freq → Sin/Cos → MLP) stay float32 as in diffusers'
+  // get_timestep_embedding: t·freq reaches ~1000, where float16's step is 0.5 radian.
+  const inHalf = new Set<OnnxNode>();
+  const fromInput = new Set(isFloat32Input);
+  const keptFloat32 = new Set<string>(); // float32 values computed by the float32 part
+  for (const n of g.node) {
+    const t = outputType(n, n.input.map((i) => type.get(i)));
+    const reached = n.input.some((i) => fromInput.has(i));
+    if (reached) inHalf.add(n);
+    for (const o of n.output) {
+      type.set(o, t);
+      if (reached) fromInput.add(o);
+      else if (t === FLOAT) keptFloat32.add(o);
+    }
+  }
+  const readByHalf = new Set(g.node.filter((n) => inHalf.has(n)).flatMap((n) => n.input.filter((_, i) => !FLOAT32_INPUTS[n.opType].includes(i))));
+
+  // Sources read as float16 under a new name; `keptUse` records initializers still read as float32.
   const renamed = new Set<string>();
   const keptUse = new Set<string>();
-  const nodes: OnnxNode[] = g.node.map((n) => {
+  const nodes: OnnxNode[] = [];
+  for (const n of g.node) {
+    if (!inHalf.has(n)) {
+      n.input.forEach((name) => float32Inits.has(name) && keptUse.add(name));
+      nodes.push(n);
+      // A float32 value of this part read by the float16 part is cast once, right here.
+      for (const o of n.output) if (keptFloat32.has(o) && readByHalf.has(o)) nodes.push(castNode(o, o + suffix, FLOAT16));
+      continue;
+    }
     const pinned = FLOAT32_INPUTS[n.opType];
     const input = n.input.map((name, i) => {
       if (float32Outputs.has(name)) return name + suffix; // read the float16 value, not the cast-back output
-      if (!isFloat32Input.has(name) && !float32Inits.has(name)) return name;
+      if (!isFloat32Input.has(name) && !float32Inits.has(name) && !keptFloat32.has(name)) return name;
       if (pinned.includes(i)) {
-        keptUse.add(name);
+        if (float32Inits.has(name)) keptUse.add(name);
         return name;
       }
       renamed.add(name);
@@ -106,8 +143,8 @@ export function toFloat16(g: OnnxGraph): OnnxGraph {
     });
     const output = n.output.map((name) => (float32Outputs.has(name) ? name + suffix : name));
     const attribute = n.opType === 'Cast' ? n.attribute.map((a) => (a.name === 'to' && a.i === FLOAT ? { ...a, i: FLOAT16 } : a)) : n.attribute;
-    return { ...n, input, output, attribute };
-  });
+    nodes.push({ ...n, input, output, attribute });
+  }
 
   const head: OnnxNode[] = [];
   const initializer: OnnxTensor[] = [];
@@ -129,6 +166,7 @@ export function toFloat16(g: OnnxGraph): OnnxGraph {
   const produced = new Set(nodes.flatMap((n) => n.output));
   const tail: OnnxNode[] = [];
   for (const name of float32Outputs) {
+    if (produced.has(name)) continue; // computed by the float32 part
     if (!produced.has(name + suffix)) throw new PasdError(`fp16: output "${name}" is not produced by a node (the exporter adds an Identity for such outputs)`);
     tail.push(castNode(name + suffix, name, FLOAT));
   }
