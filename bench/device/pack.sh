@@ -42,7 +42,9 @@ node_modules/.bin/esbuild parity=src/parity/main.ts bench=bench/run.ts summary=b
   --banner:js="import { createRequire as __pasdRequire } from 'node:module'; const require = __pasdRequire(import.meta.url);"
 
 echo "Vulkan loader packages (as the device README lists them)"
-(cd "$PACK/debs" && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >/dev/null)
+DEBS="libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2"
+# A fresh machine may have no package lists yet: update once and retry.
+(cd "$PACK/debs" && { apt-get download $DEBS >/dev/null 2>&1 || { apt-get update -qq && apt-get download $DEBS >/dev/null; }; })
 
 echo "fixtures: $CASES"
 node --import tsx bench/device/subset.ts "$FIXTURES" "$STAGE/fixtures" $CASES
