@@ -9,7 +9,7 @@ import { runtimeChoiceOf } from '../src/cli/args.ts';
 import { probeProvider } from '../src/engine/compile.ts';
 import { convPeak, gemmPeak } from './foundation.ts';
 import { type BenchResult, gflops, report } from './lib.ts';
-import { pasdStep } from './sd15.ts';
+import { pasdStep, sd15Text, sd15Vae } from './sd15.ts';
 import { trainStep } from './train.ts';
 
 const args = process.argv.slice(2);
@@ -29,11 +29,16 @@ const conv = await convPeak(threads);
 const gemm = await gemmPeak(threads);
 const peak = { conv: gflops(conv)!, gemm: gflops(gemm)! };
 const results: BenchResult[] = [conv, gemm];
-const cases: [string, () => Promise<BenchResult>][] = [
-  ['sd15-step-b1', () => pasdStep(threads, 1, 64, step)],
-  ['sd15-step-b2', () => pasdStep(threads, 2, 64, step)],
-  ['train-tiny-b2', () => trainStep(threads, 'tiny')], ['train-mid-b2', () => trainStep(threads, 'mid')],
+const one = (r: Promise<BenchResult>) => r.then((x) => [x]);
+const cases: [string, () => Promise<BenchResult[]>][] = [
+  ['sd15-step-b1', () => one(pasdStep(threads, 1, 64, step))],
+  ['sd15-step-b2', () => one(pasdStep(threads, 2, 64, step))],
+  ['sd15-light-step-b1', () => one(pasdStep(threads, 1, 64, step, true))],
+  ['sd15-light-step-b2', () => one(pasdStep(threads, 2, 64, step, true))],
+  ['sd15-vae-untiled', () => sd15Vae(threads, false)], ['sd15-vae-tiled', () => sd15Vae(threads, true)],
+  ['sd15-text', () => one(sd15Text(threads))],
+  ['train-tiny-b2', () => one(trainStep(threads, 'tiny'))], ['train-mid-b2', () => one(trainStep(threads, 'mid'))],
 ];
-for (const [name, run] of cases) if (!filters.length || filters.some((f) => name.includes(f))) results.push(await run());
+for (const [name, run] of cases) if (!filters.length || filters.some((f) => name.includes(f))) results.push(...await run());
 console.log(`threads: ${threads}, step provider: ${provider ?? 'cpu'} ${precision ?? 'fp32'}`);
 report(results, threads, peak);

@@ -13,6 +13,7 @@ import { type TensorSpec, writeSafetensorsStreaming } from '../src/checkpoint/sa
 import { parseControlNetConfig, parseUNetConfig } from '../src/config/unet.ts';
 import { storedTensors } from '../src/engine/weights.ts';
 import { ControlNetModel } from '../src/models/controlnets/controlnet.ts';
+import { PasdLightUNet2DConditionModel } from '../src/models/pasd_light/unet.ts';
 import { PasdUNet2DConditionModel } from '../src/models/unets/pasd-unet.ts';
 import type { Module } from '../src/nn/module.ts';
 import { graphFlops } from '../src/ops/flops.ts';
@@ -52,12 +53,13 @@ function maxRssMiB(): number {
   return process.resourceUsage().maxRSS / 1024;
 }
 
-/** The SD1.5-size PASD ControlNet + UNet on random weights, and inputs for one evaluation. */
-export function sd15Denoiser(threads: number, batch: number, latent: number, profilePrefix?: string, runtime: Omit<RuntimeChoice, 'threads'> = {}) {
+/** The SD1.5-size PASD (or PASD-light) ControlNet + UNet on random weights, and inputs for one evaluation. */
+export function sd15Denoiser(threads: number, batch: number, latent: number, profilePrefix?: string, runtime: Omit<RuntimeChoice, 'threads'> = {}, light = false) {
   const unetCfg = JSON.parse(readFileSync(join(SD, 'unet', 'config.json'), 'utf8'));
-  const unet = new PasdUNet2DConditionModel(parseUNetConfig(unetCfg, 'unet', quiet)).nameTree('unet');
+  const config = parseUNetConfig(unetCfg, 'unet', quiet);
+  const unet = (light ? new PasdLightUNet2DConditionModel(config) : new PasdUNet2DConditionModel(config)).nameTree('unet');
   const cn = new ControlNetModel(parseControlNetConfig({ ...unetCfg, conditioning_embedding_out_channels: [16, 32, 96, 256] }, 'controlnet', quiet)).nameTree('controlnet');
-  unet.loadWeights(storedTensors(openCheckpoint(randomWeights(unet, 'sd15_pasd_unet'))));
+  unet.loadWeights(storedTensors(openCheckpoint(randomWeights(unet, light ? 'sd15_pasd_light_unet' : 'sd15_pasd_unet'))));
   cn.loadWeights(storedTensors(openCheckpoint(randomWeights(cn, 'sd15_pasd_controlnet'))));
   const den = new Denoiser(unet, cn, { ...runtime, threads, cache: false, profilePrefix });
   const h = latent, w = latent;
@@ -70,8 +72,8 @@ export function sd15Denoiser(threads: number, batch: number, latent: number, pro
   return { den, x };
 }
 
-export async function pasdStep(threads: number, batch: number, latent = 64, runtime: Omit<RuntimeChoice, 'threads'> = {}): Promise<BenchResult> {
-  const { den, x } = sd15Denoiser(threads, batch, latent, undefined, runtime);
+export async function pasdStep(threads: number, batch: number, latent = 64, runtime: Omit<RuntimeChoice, 'threads'> = {}, light = false): Promise<BenchResult> {
+  const { den, x } = sd15Denoiser(threads, batch, latent, undefined, runtime, light);
   const t0 = performance.now();
   await den.run(x); // compile + first run
   const firstMs = performance.now() - t0;
@@ -82,7 +84,7 @@ export async function pasdStep(threads: number, batch: number, latent = 64, runt
   const g = den.trace(batch, 4, latent, latent, 77, 768);
   await den.release();
   const where = `${runtime.provider ?? 'cpu'} ${runtime.precision ?? 'fp32'}`;
-  return { name: `pasd step ${latent}x${latent} latent, batch ${batch}, ${where}`, timing, flops: graphFlops(g), extra: { 'first run ms': firstMs.toFixed(0), 'peak RSS MiB': maxRssMiB().toFixed(0) } };
+  return { name: `${light ? 'pasd-light' : 'pasd'} step ${latent}x${latent} latent, batch ${batch}, ${where}`, timing, flops: graphFlops(g), extra: { 'first run ms': firstMs.toFixed(0), 'peak RSS MiB': maxRssMiB().toFixed(0) } };
 }
 
 /**
