@@ -213,12 +213,16 @@ export class PasdPipeline {
     control.set(tensor.data);
     if (cfg) control.set(tensor.data, tensor.data.length);
     let latents = init;
-    for (const [i, t] of sched.timesteps.entries()) {
-      o.signal?.throwIfAborted();
-      const noise = await this.predictNoise(latents, shape, t, sched, embeds, control, s, {
-        signal: o.signal, onTile: (tile, tiles) => report({ phase: 'denoise', step: i + 1, tile, tiles }),
-      });
-      latents = sched.step(noise, t, latents, { generator: o.random }).prevSample;
+    try {
+      for (const [i, t] of sched.timesteps.entries()) {
+        o.signal?.throwIfAborted();
+        const noise = await this.predictNoise(latents, shape, t, sched, embeds, control, s, {
+          signal: o.signal, onTile: (tile, tiles) => report({ phase: 'denoise', step: i + 1, tile, tiles }),
+        });
+        latents = sched.step(noise, t, latents, { generator: o.random }).prevSample;
+      }
+    } finally {
+      this.denoiser.dropControlCrops();
     }
     report({ phase: 'decode', step: s.steps });
     const { image: out } = await this.vae.decode(latents, shape);
