@@ -54,6 +54,7 @@ options:
   --tile-size N          latent tile size (default 320) --tile-overlap N (default 8)
   --color-fix MODE       wavelet | adain | none (default wavelet)
   --scheduler NAME       unipc | ddim | dpmsolver | euler | lcm | ddpm (default unipc)
+  --samples N            average N samples (not in the original; less noise, less detail; default 1)
   --seed N               random seed (default 0)
   --threads N            CPU threads (default: all cores)
 ${runtimeUsage(25)}
@@ -75,7 +76,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
       output: { type: 'string', short: 'o' }, scale: { type: 'string', short: 's' }, model: { type: 'string' }, base: { type: 'string' },
       prompt: { type: 'string', short: 'p' }, 'added-prompt': { type: 'string' }, 'negative-prompt': { type: 'string', short: 'n' },
       steps: { type: 'string' }, cfg: { type: 'string' }, 'conditioning-scale': { type: 'string' }, 'added-noise-level': { type: 'string' },
-      'init-noise': { type: 'boolean' }, 'process-size': { type: 'string' }, 'tile-size': { type: 'string' }, 'tile-overlap': { type: 'string' },
+      'init-noise': { type: 'boolean' }, 'process-size': { type: 'string' }, 'tile-size': { type: 'string' }, 'tile-overlap': { type: 'string' }, samples: { type: 'string' },
       'color-fix': { type: 'string' }, scheduler: { type: 'string' }, seed: { type: 'string' }, threads: { type: 'string' },
       'max-pixels': { type: 'string' }, 'vae-encoder-tile': { type: 'string' }, 'vae-decoder-tile': { type: 'string' }, 'vae-memory': { type: 'string' }, format: { type: 'string', short: 'f' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' },
       colorize: { type: 'boolean' }, 'control-type': { type: 'string' }, help: { type: 'boolean', short: 'h' },
@@ -114,6 +115,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
     latentTileOverlap: num(v['tile-overlap'], 'tile-overlap', { int: true, min: 0 }),
     colorFix: choice(v['color-fix'], 'color-fix', ['wavelet', 'adain', 'none'] as const),
     scheduler: choice(v.scheduler, 'scheduler', ['unipc', 'ddim', 'dpmsolver', 'euler', 'lcm', 'ddpm'] as SchedulerChoice[]),
+    samples: num(v.samples, 'samples', { int: true, min: 1, max: 64 }),
     seed: num(v.seed, 'seed', { int: true, min: 0 }),
   };
   for (const k of Object.keys(opts) as (keyof UpscaleOptions)[]) if (opts[k] === undefined) delete opts[k];
