@@ -2,7 +2,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { InputError, ProviderError } from '../core/errors.ts';
-import { type RuntimeChoice, checkPrecision } from '../engine/compile.ts';
+import { type RuntimeChoice, checkPrecision, probeProvider } from '../engine/compile.ts';
 
 /** A usage error: bad or missing arguments (exit code 2). */
 export class UsageError extends InputError {}
@@ -56,6 +56,22 @@ export function runtimeChoiceOf(v: { provider?: string; precision?: string }, th
 const IMAGE_EXT = new Set(['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.gif']);
 
 /** Files as given plus the images of given folders (sorted, not recursive), in order. */
+/**
+ * A GPU provider that cannot start fails here, once, before models load: the ProviderError is
+ * printed as `command: …` and the exit code (3) returned; null when the provider started (or is cpu).
+ */
+export async function probeGpuOrExit(runtime: RuntimeChoice, command: string): Promise<number | null> {
+  if (!runtime.provider || runtime.provider === 'cpu') return null;
+  try {
+    await probeProvider(runtime);
+    return null;
+  } catch (e) {
+    if (!(e instanceof ProviderError)) throw e;
+    process.stderr.write(`${command}: ${e.message}\n`);
+    return 3;
+  }
+}
+
 export function inputFiles(paths: readonly string[]): string[] {
   const out: string[] = [];
   for (const p of paths) {

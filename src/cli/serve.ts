@@ -6,14 +6,13 @@
 import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { PasdError, ProviderError } from '../core/errors.ts';
-import { probeProvider } from '../engine/compile.ts';
+import { PasdError } from '../core/errors.ts';
 import { componentPaths, defaultModelOptions, defaultModelPaths } from '../pipelines/load.ts';
 import { type WorkerModel, WorkerRunner } from '../server/runner.ts';
 import { PasdServer, SERVER_DEFAULTS } from '../server/server.ts';
 import { DEFAULT_OPTION_LIMITS } from '../server/options.ts';
 import { DEFAULT_STORE_LIMITS } from '../server/jobs.ts';
-import { RUNTIME_ARGS, UsageError, num, runtimeChoiceOf, runtimeUsage } from './args.ts';
+import { RUNTIME_ARGS, UsageError, num, probeGpuOrExit, runtimeChoiceOf, runtimeUsage } from './args.ts';
 
 export const SERVE_USAGE = `usage: pasd serve [--port N] [--model <pasd-dir> --base <sd15-dir>] [options]
 
@@ -85,15 +84,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     process.stderr.write(`pasd serve: cannot load the models: ${e.message}\n`);
     return 3;
   }
-  if (runtime.provider && runtime.provider !== 'cpu') {
-    try {
-      await probeProvider(runtime);
-    } catch (e) {
-      if (!(e instanceof ProviderError)) throw e;
-      process.stderr.write(`pasd serve: ${e.message}\n`);
-      return 3;
-    }
-  }
+  const probe = await probeGpuOrExit(runtime, 'pasd serve');
+  if (probe !== null) return probe;
   const runner = new WorkerRunner(models, runtime);
   try {
     log?.(`loading model "${models[0].name}"…`);

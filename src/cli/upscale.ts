@@ -6,8 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { PasdError, ProviderError } from '../core/errors.ts';
-import { probeProvider } from '../engine/compile.ts';
+import { PasdError } from '../core/errors.ts';
 import { readImage, writeImage } from '../image/codec-node.ts';
 import { resize } from '../image/resample.ts';
 import type { TiledVaeOptions } from '../pipelines/tiled-vae.ts';
@@ -16,7 +15,7 @@ import { PasdPipeline, type SchedulerChoice, type UpscaleOptions } from '../pipe
 import { type PersonalizeSpec, classifyPersonalizedModel } from '../pipelines/personalize.ts';
 import { loadClassifier } from '../prompts/classifier-node.ts';
 import type { PromptProvider } from '../prompts/provider.ts';
-import { RUNTIME_ARGS, UsageError, choice, inputFiles, num, runtimeChoiceOf, runtimeUsage } from './args.ts';
+import { RUNTIME_ARGS, UsageError, choice, inputFiles, num, probeGpuOrExit, runtimeChoiceOf, runtimeUsage } from './args.ts';
 import { ProgressBar } from './progress.ts';
 
 export const UPSCALE_USAGE = `usage: pasd upscale <images or folders...> -o <dir> [--model <pasd-dir> --base <sd15-dir>] [options]
@@ -131,15 +130,8 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
   if (!mini && (!v.model || !v.base)) throw new UsageError('--model <PASD checkpoint folder> and --base <SD1.5 folder> go together (leave both out for the bundled mini model)');
 
   // A GPU provider that cannot start fails here, once, before models load and images are read.
-  if (runtime.provider && runtime.provider !== 'cpu') {
-    try {
-      await probeProvider(runtime);
-    } catch (e) {
-      if (!(e instanceof ProviderError)) throw e;
-      process.stderr.write(`pasd upscale: ${e.message}\n`);
-      return 3;
-    }
-  }
+  const probe = await probeGpuOrExit(runtime, 'pasd upscale');
+  if (probe !== null) return probe;
   let pipe: PasdPipeline;
   let promptProvider: PromptProvider | undefined;
   try {
