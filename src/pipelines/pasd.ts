@@ -254,9 +254,19 @@ export class PasdPipeline {
     const prompt = colorize ? colorizationPrompt(promptSubject(o.prompt, description)) : buildPrompt(o.prompt, o.addedPrompt, description);
     const negative = colorize ? (options.negativePrompt ?? COLORIZATION_NEGATIVE_PROMPT) : o.negativePrompt;
     if (!(Number.isInteger(o.samples) && o.samples >= 1)) throw new InputError(`samples must be a positive integer, got ${o.samples}`);
-    const out = await this.run(img, prompt, negative, settings, { scheduler: o.scheduler, colorization: colorize, random, onProgress: o.onProgress, signal: o.signal });
+    // With several samples, progress counts the steps of all of them (one bar, not one per
+    // sample): the first sample's encode, every denoising step, the last sample's decode.
+    const last = o.samples - 1;
+    const sample = (k: number) => this.run(img, prompt, negative, settings, {
+      scheduler: o.scheduler, colorization: colorize, random, signal: o.signal,
+      onProgress: o.onProgress && ((p) => {
+        if (p.phase === 'denoise' || (p.phase === 'encode' && k === 0) || (p.phase === 'decode' && k === last))
+          o.onProgress!({ ...p, step: k * o.steps + p.step, steps: o.samples * o.steps });
+      }),
+    });
+    const out = await sample(0);
     for (let k = 1; k < o.samples; k++) {
-      const more = await this.run(img, prompt, negative, settings, { scheduler: o.scheduler, colorization: colorize, random, onProgress: o.onProgress, signal: o.signal });
+      const more = await sample(k);
       for (let i = 0; i < out.length; i++) out[i] += more[i];
     }
     if (o.samples > 1) for (let i = 0; i < out.length; i++) out[i] /= o.samples;
@@ -267,7 +277,7 @@ export class PasdPipeline {
       result = colorFix(o.colorFix, generated, img);
       if (result.width !== sizes.output[0] || result.height !== sizes.output[1]) result = resize(result, sizes.output[0], sizes.output[1], 'bicubic');
     }
-    o.onProgress?.({ phase: 'done', step: o.steps, steps: o.steps, tile: 0, tiles: 0 });
+    o.onProgress?.({ phase: 'done', step: o.samples * o.steps, steps: o.samples * o.steps, tile: 0, tiles: 0 });
     return result;
   }
 

@@ -34,3 +34,20 @@ test('samples: 2 averages two successive runs of one random stream', async () =>
     await pipe.release();
   }
 });
+
+test('samples: one progress sequence over all samples (steps counted across them, one encode, one decode)', async () => {
+  const pipe = PasdPipeline.fromFolders({
+    unet: modelDir('pasd_unet'), controlnet: modelDir('pasd_controlnet'), vae: modelDir('vae'),
+    textEncoder: modelDir('text_encoder'), tokenizer: join(FIXTURES, 'tokenizer'),
+  }, { threads: 1 });
+  try {
+    const seen: string[] = [];
+    await pipe.upscale(makeImage(12, 8, 3), {
+      upscale: 2, processSize: 16, steps: 2, guidanceScale: 1, samples: 3,
+      onProgress: (p) => seen.push(`${p.phase} ${p.step}/${p.steps}`),
+    });
+    assert.deepEqual(seen, ['encode 0/6', 'denoise 1/6', 'denoise 2/6', 'denoise 3/6', 'denoise 4/6', 'denoise 5/6', 'denoise 6/6', 'decode 6/6', 'done 6/6']);
+  } finally {
+    await pipe.release();
+  }
+});
