@@ -26,7 +26,7 @@ const COLOR_FIXES = ['wavelet', 'adain', 'none'] as const;
 const MAX_PROMPT = 2000;
 export const KNOWN_OPTIONS = [
   'model', 'scale', 'steps', 'cfg', 'conditioningScale', 'addedNoiseLevel', 'prompt', 'addedPrompt', 'negativePrompt',
-  'seed', 'colorFix', 'scheduler', 'processSize', 'tileSize', 'tileOverlap', 'colorize', 'initNoise',
+  'seed', 'colorFix', 'scheduler', 'processSize', 'tileSize', 'tileOverlap', 'colorize', 'initNoise', 'samples',
 ] as const;
 
 function number(o: Record<string, unknown>, key: string, r: { int?: boolean; min: number; max: number }): number | undefined {
@@ -92,6 +92,7 @@ export function parseJobOptions(raw: unknown, models: ReadonlyMap<string, Partia
     colorFix: oneOf(o, 'colorFix', COLOR_FIXES),
     scheduler: oneOf(o, 'scheduler', SCHEDULERS),
     seed: number(o, 'seed', { int: true, min: 0, max: 2 ** 32 - 1 }),
+    samples: number(o, 'samples', { int: true, min: 1, max: 16 }),
   };
   for (const k of Object.keys(picked) as (keyof UpscaleOptions)[]) if (picked[k] === undefined) delete picked[k];
   const run = { ...models.get(model), ...picked };
