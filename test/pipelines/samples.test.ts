@@ -11,11 +11,13 @@ import { fromTensor, makeImage } from '../../src/image/image.ts';
 import { DEFAULTS, PasdPipeline, buildPrompt, networkInput, type DenoiseSettings } from '../../src/pipelines/pasd.ts';
 import { FIXTURES, modelDir } from '../parity/fixtures.ts';
 
+const tinyPipeline = () => PasdPipeline.fromFolders({
+  unet: modelDir('pasd_unet'), controlnet: modelDir('pasd_controlnet'), vae: modelDir('vae'),
+  textEncoder: modelDir('text_encoder'), tokenizer: join(FIXTURES, 'tokenizer'),
+}, { threads: 1 });
+
 test('samples: 2 averages two successive runs of one random stream', async () => {
-  const pipe = PasdPipeline.fromFolders({
-    unet: modelDir('pasd_unet'), controlnet: modelDir('pasd_controlnet'), vae: modelDir('vae'),
-    textEncoder: modelDir('text_encoder'), tokenizer: join(FIXTURES, 'tokenizer'),
-  }, { threads: 1 });
+  const pipe = tinyPipeline();
   try {
     const input = makeImage(12, 8, 3, Uint8Array.from({ length: 288 }, (_, i) => (i * 53) % 256));
     const o = { upscale: 2, processSize: 16, steps: 2, guidanceScale: 1, colorFix: 'none' as const };
@@ -36,10 +38,7 @@ test('samples: 2 averages two successive runs of one random stream', async () =>
 });
 
 test('samples: one progress sequence over all samples (steps counted across them, one encode, one decode)', async () => {
-  const pipe = PasdPipeline.fromFolders({
-    unet: modelDir('pasd_unet'), controlnet: modelDir('pasd_controlnet'), vae: modelDir('vae'),
-    textEncoder: modelDir('text_encoder'), tokenizer: join(FIXTURES, 'tokenizer'),
-  }, { threads: 1 });
+  const pipe = tinyPipeline();
   try {
     const seen: string[] = [];
     await pipe.upscale(makeImage(12, 8, 3), {
