@@ -67,8 +67,8 @@ async function twoGraphRunner(den: ReturnType<typeof sd15Denoiser>['den'], x: Re
 async function runVariant(v: Variant): Promise<BenchResult> {
   const { den, x } = sd15Denoiser(threads, batch, latent);
   const before = v === 'all-before';
-  setLowering(den.unet, { attention: v === 'unfused-attention' || before ? 'unfused' : 'fused', groupNorm: v === 'native-groupnorm' || before ? 'native' : 'decomposed' });
-  setLowering(den.controlnet, { attention: v === 'unfused-attention' || before ? 'unfused' : 'fused', groupNorm: v === 'native-groupnorm' || before ? 'native' : 'decomposed' });
+  const lowering = { attention: v === 'unfused-attention' || before ? 'unfused' : 'fused', groupNorm: v === 'native-groupnorm' || before ? 'native' : 'decomposed' } as const;
+  for (const m of [den.unet, den.controlnet]) setLowering(m, lowering);
   const t0 = performance.now();
   let timing, flops: number;
   if (v === 'two-graphs' || before) {

@@ -9,7 +9,7 @@
  * is read on the host: the noise prediction by the scheduler step, the VAE's by the tiler and
  * the image code. ControlNet and UNet already run as one graph per step, so no tensor
  * crosses between them; the per-step inputs (latents, a ~6 MB control image at 512², the
- * prompt embeddings) cost well under a millisecond to upload against a step of ~100 ms.
+ * prompt embeddings) are small next to a step's compute (not yet measured on a GPU).
  */
 import * as ort from 'onnxruntime-node';
 import type { DType } from '../core/dtype.ts';
