@@ -42,6 +42,7 @@ options:
   --json                 print the report as JSON instead of markdown
   --threads N            CPU threads for LPIPS and PASD
   PASD: --steps N --cfg X --prompt TEXT --added-noise-level N --process-size N --tile-size N --samples N
+        --strength X
         --color-fix wavelet|adain|none --scheduler unipc|ddim|dpmsolver|euler|lcm|ddpm
         (as pasd upscale: --tile-size is the latent tile size)
 Grayscale files are read as RGB with equal channels (as cv2.imread in BasicSR's scripts); LPIPS
@@ -88,7 +89,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       degrade: { type: 'boolean' }, seed: { type: 'string' }, crop: { type: 'string' }, lpips: { type: 'string' }, 'no-niqe': { type: 'boolean' }, 'gray-ycbcr': { type: 'boolean' },
       compare: { type: 'string' }, json: { type: 'boolean' }, threads: { type: 'string' }, steps: { type: 'string' }, cfg: { type: 'string' },
       prompt: { type: 'string' }, 'added-noise-level': { type: 'string' }, 'process-size': { type: 'string' }, 'color-fix': { type: 'string' },
-      scheduler: { type: 'string' }, 'tile-size': { type: 'string' }, samples: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      scheduler: { type: 'string' }, 'tile-size': { type: 'string' }, samples: { type: 'string' }, strength: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (v.help) {
@@ -111,6 +112,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     processSize: num(v['process-size'], 'process-size', { int: true, min: 8 }),
     latentTileSize: num(v['tile-size'], 'tile-size', { int: true, min: 8 }),
     samples: num(v.samples, 'samples', { int: true, min: 1, max: 64 }),
+    strength: num(v.strength, 'strength', { min: 0.01, max: 1 }),
     colorFix: choice(v['color-fix'], 'color-fix', ['wavelet', 'adain', 'none'] as const),
     scheduler: choice(v.scheduler, 'scheduler', ['unipc', 'ddim', 'dpmsolver', 'euler', 'lcm', 'ddpm'] as SchedulerChoice[]),
   };

@@ -28,6 +28,8 @@ export const TRAIN_USAGE = `usage: pasd train --data DIR --base DIR --out DIR [o
   --max-grad-norm X          (default 1.0)
   --checkpoint-every N       (default 500)   --keep N  complete checkpoints kept (default 3)
   --proportion-empty-prompts X   (default 0.5)
+  --timesteps LO,HI          draw training timesteps uniformly from [LO, HI) (default 0,1000, the original's;
+                             not in the original: e.g. 900,1000 for a model sampled with one step from t=999)
   --controlnet-config FILE   JSON merged into the ControlNet config made from the UNet's (e.g. {"use_rrdb": true})
   --trainable-modules A,B    UNet parameters whose names contain one of these train besides the ControlNet
                              (default pixel_attentions,norm2_plus,attn2_plus,proj_in_plus; "." trains the whole UNet)
@@ -38,7 +40,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = Object.fromEntries([
       ...['data', 'base', 'init-from', 'out', 'kind', 'control-type', 'degradation', 'resolution', 'batch-size', 'gradient-accumulation', 'max-steps',
         'lr', 'lr-scheduler', 'warmup-steps', 'adam-beta1', 'adam-beta2', 'adam-weight-decay', 'adam-epsilon', 'max-grad-norm', 'checkpoint-every',
-        'keep', 'proportion-empty-prompts', 'controlnet-config', 'trainable-modules', 'seed', 'threads'].map((k) => [k, { type: 'string' as const }]),
+        'keep', 'proportion-empty-prompts', 'controlnet-config', 'trainable-modules', 'timesteps', 'seed', 'threads'].map((k) => [k, { type: 'string' as const }]),
       ['resume', { type: 'boolean' as const }], ['quiet', { type: 'boolean' as const }], ['help', { type: 'boolean' as const, short: 'h' }],
   ]);
   const v = parseArgs({ args: argv, strict: true, options }).values as Record<string, string | boolean | undefined>;
@@ -85,6 +87,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     checkpointEvery: num(s('checkpoint-every'), 'checkpoint-every', pos) ?? d.checkpointEvery,
     keepCheckpoints: num(s('keep'), 'keep', pos) ?? d.keepCheckpoints,
     proportionEmptyPrompts: num(s('proportion-empty-prompts'), 'proportion-empty-prompts', { min: 0, max: 1 }) ?? d.proportionEmptyPrompts,
+    timestepRange: timestepRange(s('timesteps')),
     seed: num(s('seed'), 'seed', { int: true, min: 0 }) ?? d.seed,
     resume: v.resume === true,
     threads: num(s('threads'), 'threads', pos),
@@ -95,4 +98,14 @@ export async function trainCommand(argv: string[]): Promise<number> {
   });
   process.stderr.write(`pasd train: finished at step ${step}; checkpoints in ${s('out')}\n`);
   return 0;
+}
+
+/** `--timesteps LO,HI`: integers with 0 ≤ LO < HI (the upper bound is checked against the scheduler's num_train_timesteps in train()). */
+function timestepRange(v: string | undefined): [number, number] | undefined {
+  if (v === undefined) return undefined;
+  const parts = v.split(',').map((x) => x.trim());
+  const [lo, hi] = parts.map(Number);
+  if (parts.length !== 2 || parts.some((x) => x === '') || !Number.isInteger(lo) || !Number.isInteger(hi) || lo < 0 || hi <= lo)
+    throw new UsageError(`--timesteps: expected LO,HI with integers 0 ≤ LO < HI (e.g. 900,1000), got "${v}"`);
+  return [lo, hi];
 }

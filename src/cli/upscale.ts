@@ -54,6 +54,8 @@ options:
   --color-fix MODE       wavelet | adain | none (default wavelet)
   --scheduler NAME       unipc | ddim | dpmsolver | euler | lcm | ddpm (default unipc)
   --samples N            average N samples (not in the original; less noise, less detail; default 1)
+  --strength X           img2img start (not in the original): denoise only the last steps·X timesteps, from the
+                         LR latents noised to the first of them, without added noise (default 1: the original)
   --seed N               random seed (default 0)
   --threads N            CPU threads (default: all cores)
 ${runtimeUsage(25)}
@@ -75,7 +77,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
       output: { type: 'string', short: 'o' }, scale: { type: 'string', short: 's' }, model: { type: 'string' }, base: { type: 'string' },
       prompt: { type: 'string', short: 'p' }, 'added-prompt': { type: 'string' }, 'negative-prompt': { type: 'string', short: 'n' },
       steps: { type: 'string' }, cfg: { type: 'string' }, 'conditioning-scale': { type: 'string' }, 'added-noise-level': { type: 'string' },
-      'init-noise': { type: 'boolean' }, 'process-size': { type: 'string' }, 'tile-size': { type: 'string' }, 'tile-overlap': { type: 'string' }, samples: { type: 'string' },
+      'init-noise': { type: 'boolean' }, 'process-size': { type: 'string' }, 'tile-size': { type: 'string' }, 'tile-overlap': { type: 'string' }, samples: { type: 'string' }, strength: { type: 'string' },
       'color-fix': { type: 'string' }, scheduler: { type: 'string' }, seed: { type: 'string' }, threads: { type: 'string' },
       'max-pixels': { type: 'string' }, 'vae-encoder-tile': { type: 'string' }, 'vae-decoder-tile': { type: 'string' }, 'vae-memory': { type: 'string' }, format: { type: 'string', short: 'f' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' },
       colorize: { type: 'boolean' }, 'control-type': { type: 'string' }, help: { type: 'boolean', short: 'h' },
@@ -115,6 +117,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
     colorFix: choice(v['color-fix'], 'color-fix', ['wavelet', 'adain', 'none'] as const),
     scheduler: choice(v.scheduler, 'scheduler', ['unipc', 'ddim', 'dpmsolver', 'euler', 'lcm', 'ddpm'] as SchedulerChoice[]),
     samples: num(v.samples, 'samples', { int: true, min: 1, max: 64 }),
+    strength: num(v.strength, 'strength', { min: 0.01, max: 1 }),
     seed: num(v.seed, 'seed', { int: true, min: 0 }),
   };
   for (const k of Object.keys(opts) as (keyof UpscaleOptions)[]) if (opts[k] === undefined) delete opts[k];

@@ -107,7 +107,7 @@ export function defaultModelPaths(): ComponentPaths {
 export function defaultModelOptions(): Partial<UpscaleOptions> {
   const file = join(MINI_MODEL, 'defaults.json');
   const raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  const known = ['processSize', 'steps', 'guidanceScale', 'addedNoiseLevel', 'conditioningScale', 'latentTileSize', 'colorFix', 'scheduler', 'samples'];
+  const known = ['processSize', 'steps', 'guidanceScale', 'addedNoiseLevel', 'conditioningScale', 'latentTileSize', 'colorFix', 'scheduler', 'samples', 'strength'];
   const bad = Object.keys(raw).filter((k) => !k.startsWith('_') && !known.includes(k));
   if (bad.length) throw new ConfigError(`${file}: unknown option(s) ${bad.join(', ')}; known: ${known.join(', ')}`);
   return Object.fromEntries(Object.entries(raw).filter(([k]) => !k.startsWith('_')));

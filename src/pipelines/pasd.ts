@@ -72,6 +72,13 @@ export interface UpscaleOptions {
    * default 1 (the original's single sample).
    */
   samples?: number;
+  /**
+   * Not in the original: img2img-style start (diffusers' `strength`). Below 1 the run denoises
+   * only the last ⌊steps·strength⌋ timesteps of the schedule, from the LR image's latents noised
+   * to the first of them (no added noise: `addedNoiseLevel` and `initLatentWithNoise` do not
+   * apply), so the input's content survives into the start. Default 1: the original's start.
+   */
+  strength?: number;
   seed?: number;
   /** Overrides `seed`: where every random draw comes from. */
   random?: RandomSource;
@@ -87,13 +94,30 @@ export interface DenoiseSettings {
   initLatentWithNoise: boolean;
   latentTileSize: number;
   latentTileOverlap: number;
+  /** UpscaleOptions.strength; 1 when absent. */
+  strength?: number;
+}
+
+/** Denoising steps a run makes: `steps`, or ⌊steps·strength⌋ below strength 1 (diffusers img2img); throws when that is 0. */
+export function denoisingSteps(steps: number, strength = 1): number {
+  if (!(strength > 0 && strength <= 1)) throw new InputError(`strength must be in (0, 1], got ${strength}`);
+  const n = Math.min(Math.floor(steps * strength), steps);
+  if (n < 1) throw new InputError(`steps × strength must be at least 1 (got ${steps} × ${strength}); raise --steps or --strength`);
+  return n;
+}
+
+/** The timesteps a run steps through: the schedule's last `denoisingSteps(…)`, with the scheduler's begin index set to the first. */
+function startSchedule(sched: Scheduler, s: DenoiseSettings): readonly number[] {
+  const start = sched.timesteps.length - denoisingSteps(sched.timesteps.length, s.strength);
+  if (start > 0) sched.setBeginIndex?.(start);
+  return sched.timesteps.slice(start);
 }
 
 export const DEFAULTS = {
   upscale: 1, processSize: 768, prompt: '', addedPrompt: DEFAULT_ADDED_PROMPT, negativePrompt: DEFAULT_NEGATIVE_PROMPT,
   steps: 20, guidanceScale: 9, conditioningScale: 1, addedNoiseLevel: 900, initLatentWithNoise: false,
   latentTileSize: 320, latentTileOverlap: 8, colorFix: 'wavelet' as ColorFix, colorize: false, scheduler: 'unipc' as SchedulerChoice,
-  samples: 1,
+  samples: 1, strength: 1,
 };
 
 /** test_pasd.py: `get_validation_prompt` (user prompt, then the high-level description, ", " after each) + added prompt. */
@@ -155,16 +179,18 @@ export class PasdPipeline {
   }
 
   /**
-   * prepare_latents: from the LR image (VAE sample → noise at the first timestep → noise at
-   * `addedNoiseLevel`) or pure noise; × init_noise_sigma. Draws, in order: posterior noise,
-   * noise, added noise (or: latents, offset noise).
+   * prepare_latents: from the LR image (VAE sample → noise at the first timestep `t0` → noise at
+   * `addedNoiseLevel`, the latter skipped below strength 1) or pure noise; × init_noise_sigma.
+   * Draws, in order: posterior noise, noise, added noise (or: latents, offset noise).
    */
-  async prepareLatents(image: Float32Array, shape: readonly number[], sched: Scheduler, s: DenoiseSettings, rnd: RandomSource): Promise<{ latents: Float32Array; shape: [number, number, number, number] }> {
+  async prepareLatents(image: Float32Array, shape: readonly number[], sched: Scheduler, t0: number, s: DenoiseSettings, rnd: RandomSource): Promise<{ latents: Float32Array; shape: [number, number, number, number] }> {
     const [, , hh, ww] = shape;
     const f = this.factor;
     const lshape: [number, number, number, number] = [1, this.components.vae.config.latentChannels, hh / f, ww / f];
     const n = lshape.reduce((a, b) => a * b, 1);
     let latents: Float32Array;
+    const img2img = (s.strength ?? 1) < 1;
+    if (s.initLatentWithNoise && img2img) throw new InputError('strength below 1 starts from the LR image; it cannot be combined with initLatentWithNoise (--init-noise)');
     if (s.initLatentWithNoise) {
       latents = rnd.randn(n);
       rnd.randn(4); // the original's offset noise, drawn then scaled by 0
@@ -172,8 +198,8 @@ export class PasdPipeline {
       const post = await this.vae.encode(image, shape);
       const sample = samplePosterior(post.mean, post.logvar, rnd.randn(post.mean.length));
       const init = sample.map((v) => Math.fround(v * this.vae.scalingFactor));
-      const noised = sched.addNoise(init, rnd.randn(n), sched.timesteps[0]);
-      latents = sched.addNoise(noised, rnd.randn(n), s.addedNoiseLevel);
+      const noised = sched.addNoise(init, rnd.randn(n), t0);
+      latents = img2img ? noised : sched.addNoise(noised, rnd.randn(n), s.addedNoiseLevel);
     }
     const sigma = sched.initNoiseSigma;
     return { latents: sigma === 1 ? latents : latents.map((v) => v * sigma), shape: lshape };
@@ -209,20 +235,21 @@ export class PasdPipeline {
     o: { scheduler?: SchedulerChoice; colorization?: boolean; random: RandomSource; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<Float32Array> {
     const { width: W, height: H } = image;
     if (W % this.factor || H % this.factor) throw new InputError(`PASD runs on sizes that are multiples of ${this.factor}, got ${W}×${H}`);
-    const report = (p: Partial<Progress> & Pick<Progress, 'phase'>) => o.onProgress?.({ step: 0, steps: s.steps, tile: 0, tiles: 0, ...p });
     const sched = this.scheduler(o.scheduler, o.colorization);
     sched.setTimesteps(s.steps);
+    const timesteps = startSchedule(sched, s);
+    const report = (p: Partial<Progress> & Pick<Progress, 'phase'>) => o.onProgress?.({ step: 0, steps: timesteps.length, tile: 0, tiles: 0, ...p });
     const cfg = s.guidanceScale > 1;
     report({ phase: 'encode' });
     const { embeds } = await this.encodePrompt(prompt, negative, cfg);
     const tensor = toTensor(image);
-    const { latents: init, shape } = await this.prepareLatents(tensor.data, tensor.shape, sched, s, o.random);
+    const { latents: init, shape } = await this.prepareLatents(tensor.data, tensor.shape, sched, timesteps[0], s, o.random);
     const control = new Float32Array(cfg ? 2 * tensor.data.length : tensor.data.length);
     control.set(tensor.data);
     if (cfg) control.set(tensor.data, tensor.data.length);
     let latents = init;
     try {
-      for (const [i, t] of sched.timesteps.entries()) {
+      for (const [i, t] of timesteps.entries()) {
         o.signal?.throwIfAborted();
         const noise = await this.predictNoise(latents, shape, t, sched, embeds, control, s, {
           signal: o.signal, onTile: (tile, tiles) => report({ phase: 'denoise', step: i + 1, tile, tiles }),
@@ -232,7 +259,7 @@ export class PasdPipeline {
     } finally {
       this.denoiser.dropControlCrops();
     }
-    report({ phase: 'decode', step: s.steps });
+    report({ phase: 'decode', step: timesteps.length });
     const { image: out } = await this.vae.decode(latents, shape);
     return out;
   }
@@ -248,7 +275,9 @@ export class PasdPipeline {
     const settings: DenoiseSettings = {
       steps: o.steps, guidanceScale: o.guidanceScale, conditioningScale: o.conditioningScale, addedNoiseLevel: o.addedNoiseLevel,
       initLatentWithNoise: o.initLatentWithNoise, latentTileSize: o.latentTileSize, latentTileOverlap: o.latentTileOverlap,
+      strength: o.strength,
     };
+    const steps = denoisingSteps(o.steps, o.strength);
     // The original describes the image as opened (grey when colorizing), before any resize.
     const description = (await o.promptProvider?.describe(source)) ?? null;
     const prompt = colorize ? colorizationPrompt(promptSubject(o.prompt, description)) : buildPrompt(o.prompt, o.addedPrompt, description);
@@ -261,7 +290,7 @@ export class PasdPipeline {
       scheduler: o.scheduler, colorization: colorize, random, signal: o.signal,
       onProgress: o.onProgress && ((p) => {
         if (p.phase === 'denoise' || (p.phase === 'encode' && k === 0) || (p.phase === 'decode' && k === last))
-          o.onProgress!({ ...p, step: k * o.steps + p.step, steps: o.samples * o.steps });
+          o.onProgress!({ ...p, step: k * steps + p.step, steps: o.samples * steps });
       }),
     });
     const out = await sample(0);
@@ -277,7 +306,7 @@ export class PasdPipeline {
       result = colorFix(o.colorFix, generated, img);
       if (result.width !== sizes.output[0] || result.height !== sizes.output[1]) result = resize(result, sizes.output[0], sizes.output[1], 'bicubic');
     }
-    o.onProgress?.({ phase: 'done', step: o.samples * o.steps, steps: o.samples * o.steps, tile: 0, tiles: 0 });
+    o.onProgress?.({ phase: 'done', step: o.samples * steps, steps: o.samples * steps, tile: 0, tiles: 0 });
     return result;
   }
 

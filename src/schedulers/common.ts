@@ -36,6 +36,8 @@ export interface Scheduler {
   readonly initNoiseSigma: number;
   /** Sets the schedule for `numInferenceSteps` steps and clears all per-image state. */
   setTimesteps(numInferenceSteps: number): void;
+  /** Starts stepping at schedule index `i` (img2img; diffusers `set_begin_index`); absent where the step needs no index. */
+  setBeginIndex?(i: number): void;
   /** Clears per-image state (multistep history, step index) but keeps the schedule. */
   reset(): void;
   scaleModelInput<T extends FloatArray>(sample: T, timestep: number): T;

@@ -27,6 +27,7 @@ const MAX_PROMPT = 2000;
 export const KNOWN_OPTIONS = [
   'model', 'scale', 'steps', 'cfg', 'conditioningScale', 'addedNoiseLevel', 'prompt', 'addedPrompt', 'negativePrompt',
   'seed', 'colorFix', 'scheduler', 'processSize', 'tileSize', 'tileOverlap', 'colorize', 'initNoise', 'samples',
+  'strength',
 ] as const;
 
 function number(o: Record<string, unknown>, key: string, r: { int?: boolean; min: number; max: number }): number | undefined {
@@ -93,6 +94,7 @@ export function parseJobOptions(raw: unknown, models: ReadonlyMap<string, Partia
     scheduler: oneOf(o, 'scheduler', SCHEDULERS),
     seed: number(o, 'seed', { int: true, min: 0, max: 2 ** 32 - 1 }),
     samples: number(o, 'samples', { int: true, min: 1, max: 16 }),
+    strength: number(o, 'strength', { min: 0.01, max: 1 }),
   };
   for (const k of Object.keys(picked) as (keyof UpscaleOptions)[]) if (picked[k] === undefined) delete picked[k];
   const run = { ...models.get(model), ...picked };

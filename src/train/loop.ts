@@ -45,6 +45,8 @@ export interface TrainOptions {
   checkpointEvery: number;
   keepCheckpoints: number;
   proportionEmptyPrompts: number;
+  /** Training timesteps are drawn uniformly from [lo, hi) (not in the original); default [0, num_train_timesteps). */
+  timestepRange?: readonly [number, number];
   seed: number;
   resume: boolean;
   threads?: number;
@@ -77,6 +79,11 @@ export interface StepLog {
   seconds: number;
 }
 
+/** The batch's training timesteps: uniform integers in [lo, hi) (train_pasd.py: [0, num_train_timesteps)). */
+export function drawTimesteps(rng: Random, batch: number, [lo, hi]: readonly [number, number]): number[] {
+  return Array.from({ length: batch }, () => rng.randint(lo, hi));
+}
+
 /** diffusers `get_scheduler` as a LambdaLR: the factor before optimizer step `done` + 1. */
 export function lrAt(o: Pick<TrainOptions, 'learningRate' | 'lrSchedule' | 'warmupSteps'>, done: number): number {
   if (o.lrSchedule === 'constant' || done >= o.warmupSteps) return o.learningRate;
@@ -104,11 +111,14 @@ export async function train(o: TrainOptions): Promise<{ step: number; log: StepL
   }
   bindHostValues(params, values); // checkpoints read the live arrays AdamW updates
 
+  const scheduler = new DDPMScheduler(setup.schedulerConfig, o.warn ? (m) => o.warn!(`scheduler: ${m}`) : () => {});
+  const [tLo, tHi] = o.timestepRange ?? [0, scheduler.config.numTrainTimesteps];
+  if (!(Number.isInteger(tLo) && Number.isInteger(tHi) && 0 <= tLo && tLo < tHi && tHi <= scheduler.config.numTrainTimesteps))
+    throw new InputError(`timestep range [${tLo}, ${tHi}) must lie in [0, ${scheduler.config.numTrainTimesteps}) (the scheduler's num_train_timesteps) with LO < HI`);
   const files = listImages(o.data);
   const dataOptions: DatasetOptions = { resolution: o.resolution, degradation: o.degradation, scale: 4, proportionEmptyPrompts: o.proportionEmptyPrompts, seed: o.seed };
   const loader = new SampleLoader(files, dataOptions, dataPosition, Math.max(4, 2 * o.batchSize));
   const tokenizer = ClipTokenizer.fromFolder(setup.tokenizerDir);
-  const scheduler = new DDPMScheduler(setup.schedulerConfig, o.warn ? (m) => o.warn!(`scheduler: ${m}`) : () => {});
   const runner = new StepRunner(setup, params, scheduler, { threads: o.threads, optimization: o.optimization, controlType: o.controlType });
   const logPath = join(o.out, 'train_log.jsonl');
   const log: StepLog[] = [];
@@ -140,7 +150,7 @@ export async function train(o: TrainOptions): Promise<{ step: number; log: StepL
         const r = await runner.run({
           pixelValues, cond, inputIds: ids, batch: B, height: R, width: R,
           posteriorNoise: rng.randn(lat), noise: rng.randn(lat),
-          timesteps: Array.from({ length: B }, () => rng.randint(0, scheduler.config.numTrainTimesteps)),
+          timesteps: drawTimesteps(rng, B, [tLo, tHi]),
         }, values);
         const k = 1 / o.gradientAccumulation;
         loss += r.loss * k; lossMse += r.lossMse * k;

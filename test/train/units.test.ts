@@ -1,10 +1,14 @@
-/** Loop pieces: LR schedules, clipping and AdamW edge cases, deterministic data order and samples. */
+/** Loop pieces: LR schedules, timestep draws, clipping and AdamW edge cases, deterministic data order and samples. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ADAMW_DEFAULTS, AdamW, clipGradNorm } from '../../src/train/optimizer.ts';
-import { lrAt } from '../../src/train/loop.ts';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError } from '../../src/core/errors.ts';
+import { Random } from '../../src/core/random.ts';
+import { drawTimesteps, lrAt, train } from '../../src/train/loop.ts';
 import { fileOfSample, listImages, loadSample } from '../../src/train/dataset.ts';
-import { TRAIN_DATA } from './helpers.ts';
+import { TRAIN_DATA, tinyFolders, tinyOptions } from './helpers.ts';
 
 test('LR: constant, and diffusers constant_with_warmup (LambdaLR: 0 at the first step)', () => {
   const o = { learningRate: 1e-4, lrSchedule: 'constant_with_warmup' as const, warmupSteps: 4 };
@@ -40,4 +44,18 @@ test('data order is a seeded permutation per epoch; a sample depends only on (se
   assert.ok(a.pixelValues.every((x) => x >= -1 && x <= 1) && a.cond.every((x) => x >= 0 && x <= 1));
   const r = await loadSample(files[0], 5, { ...o, resolution: 160, degradation: 'realesrgan' });
   assert.equal(r.cond.length, 3 * 160 * 160, 'Real-ESRGAN LQ resized back to the crop');
+});
+
+test('training timesteps: uniform in the --timesteps range; a range past num_train_timesteps is refused', async () => {
+  const rng = new Random(3);
+  const t = drawTimesteps(rng, 2000, [900, 1000]);
+  assert.ok(t.every((x) => Number.isInteger(x) && x >= 900 && x < 1000), 'all in [900, 1000)');
+  assert.equal(new Set(t).size, 100, 'every value of the range is drawn');
+  const { root, base } = tinyFolders();
+  try {
+    await assert.rejects(train(tinyOptions({ base, out: join(root, 'out'), timestepRange: [500, 1001] })),
+      (e: unknown) => e instanceof InputError && /\[500, 1001\).*num_train_timesteps/.test(e.message));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });

@@ -260,7 +260,7 @@ async function teacherForced(ctx: CaseContext, pipe: PasdPipeline, sched: Schedu
   embeds: Awaited<ReturnType<PasdPipeline['encodePrompt']>>['embeds'], out: CaseOutputs): Promise<void> {
   const tensor = toTensor(image);
   const draws = StoredDraws.of(ctx);
-  const { latents: prepared, shape } = await pipe.prepareLatents(tensor.data, tensor.shape, sched, s, draws);
+  const { latents: prepared, shape } = await pipe.prepareLatents(tensor.data, tensor.shape, sched, sched.timesteps[0], s, draws);
   if (draws.left) throw new ConfigError(`${ctx.meta.name}: ${draws.left} stored noise draws left unused by prepare_latents`);
   const cfg = embeds.shape[0] === 2;
   const control = cfg ? concat([tensor.data, tensor.data]) : tensor.data;
