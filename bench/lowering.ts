@@ -8,7 +8,9 @@
  *   - native-groupnorm: onnxruntime's GroupNormalization-21;
  *   - two-graphs: ControlNet and UNet as separate sessions, the 13 residuals through the host;
  *   - ort-basic: onnxruntime graph optimisation level 'basic' instead of 'all';
- *   - all-before: the first three "before" choices together.
+ *   - all-before: the first three "before" choices together;
+ *   - f16-storage: the optimised step with its weights stored as float16 (half the file; cast to
+ *     float32 when the session starts, compute float32) — an option, not a default.
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +24,7 @@ import { convPeak, gemmPeak } from './foundation.ts';
 import { type BenchResult, gflops, report, timeIt } from './lib.ts';
 import { sd15Denoiser } from './sd15.ts';
 
-const VARIANTS = ['optimised', 'unfused-attention', 'native-groupnorm', 'two-graphs', 'ort-basic', 'all-before'] as const;
+const VARIANTS = ['optimised', 'unfused-attention', 'native-groupnorm', 'two-graphs', 'ort-basic', 'all-before', 'f16-storage'] as const;
 type Variant = typeof VARIANTS[number];
 
 const args = process.argv.slice(2);
@@ -65,7 +67,7 @@ async function twoGraphRunner(den: ReturnType<typeof sd15Denoiser>['den'], x: Re
 }
 
 async function runVariant(v: Variant): Promise<BenchResult> {
-  const { den, x } = sd15Denoiser(threads, batch, latent);
+  const { den, x } = sd15Denoiser(threads, batch, latent, undefined, {}, false, v === 'f16-storage' ? 'float16' : 'float32');
   const before = v === 'all-before';
   const lowering = { attention: v === 'unfused-attention' || before ? 'unfused' : 'fused', groupNorm: v === 'native-groupnorm' || before ? 'native' : 'decomposed' } as const;
   for (const m of [den.unet, den.controlnet]) setLowering(m, lowering);

@@ -12,6 +12,7 @@ import { openCheckpoint } from '../src/checkpoint/checkpoint.ts';
 import { type TensorSpec, writeSafetensorsStreaming } from '../src/checkpoint/safetensors-write.ts';
 import { parseControlNetConfig, parseUNetConfig } from '../src/config/unet.ts';
 import { storedTensors } from '../src/engine/weights.ts';
+import { toFloat16Bits } from '../src/export/float16.ts';
 import { ControlNetModel } from '../src/models/controlnets/controlnet.ts';
 import { PasdLightUNet2DConditionModel } from '../src/models/pasd_light/unet.ts';
 import { PasdUNet2DConditionModel } from '../src/models/unets/pasd-unet.ts';
@@ -31,20 +32,23 @@ import { type BenchResult, timeIt } from './lib.ts';
 const SD = process.env.PASD_SD15_DIR ? resolve(process.env.PASD_SD15_DIR) : resolve(process.cwd(), '../shared/data/misc/stable-diffusion-v1-5');
 const quiet = () => {};
 
-/** Random N(0, 0.02)-ish weights (norm weights 1), written once per model and reused. */
-export function randomWeights(m: Module, name: string): string {
+/** Weights as stored on disk: float32, or float16 (scripts/half-weights.ts; computed in float32). */
+export type Storage = 'float32' | 'float16';
+
+/** Random N(0, 0.02)-ish weights (norm weights 1), written once per model and storage dtype and reused. */
+export function randomWeights(m: Module, name: string, storage: Storage = 'float32'): string {
   const dir = join(tmpdir(), 'pasd-bench');
   mkdirSync(dir, { recursive: true });
-  const path = join(dir, `${name}.safetensors`);
+  const path = join(dir, `${name}${storage === 'float16' ? '_f16' : ''}.safetensors`);
   if (existsSync(path)) return path;
   let s = 12345;
-  const specs: TensorSpec[] = m.namedParameters().map(([k, p]) => ({ name: k, dtype: 'float32', shape: p.shape }));
+  const specs: TensorSpec[] = m.namedParameters().map(([k, p]) => ({ name: k, dtype: storage, shape: p.shape }));
   writeSafetensorsStreaming(path, specs, (spec) => {
     const n = spec.shape.reduce((a, b) => a * b, 1);
     const out = new Float32Array(n);
-    if (/norm.*weight$/.test(spec.name)) return out.fill(1);
-    for (let i = 0; i < n; i++) out[i] = (((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) - 0.5) * 0.04;
-    return out;
+    if (/norm.*weight$/.test(spec.name)) out.fill(1);
+    else for (let i = 0; i < n; i++) out[i] = (((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) - 0.5) * 0.04;
+    return storage === 'float16' ? Uint16Array.from(out, toFloat16Bits) : out;
   });
   return path;
 }
@@ -54,13 +58,13 @@ function maxRssMiB(): number {
 }
 
 /** The SD1.5-size PASD (or PASD-light) ControlNet + UNet on random weights, and inputs for one evaluation. */
-export function sd15Denoiser(threads: number, batch: number, latent: number, profilePrefix?: string, runtime: Omit<RuntimeChoice, 'threads'> = {}, light = false) {
+export function sd15Denoiser(threads: number, batch: number, latent: number, profilePrefix?: string, runtime: Omit<RuntimeChoice, 'threads'> = {}, light = false, storage: Storage = 'float32') {
   const unetCfg = JSON.parse(readFileSync(join(SD, 'unet', 'config.json'), 'utf8'));
   const config = parseUNetConfig(unetCfg, 'unet', quiet);
   const unet = (light ? new PasdLightUNet2DConditionModel(config) : new PasdUNet2DConditionModel(config)).nameTree('unet');
   const cn = new ControlNetModel(parseControlNetConfig({ ...unetCfg, conditioning_embedding_out_channels: [16, 32, 96, 256] }, 'controlnet', quiet)).nameTree('controlnet');
-  unet.loadWeights(storedTensors(openCheckpoint(randomWeights(unet, light ? 'sd15_pasd_light_unet' : 'sd15_pasd_unet'))));
-  cn.loadWeights(storedTensors(openCheckpoint(randomWeights(cn, 'sd15_pasd_controlnet'))));
+  unet.loadWeights(storedTensors(openCheckpoint(randomWeights(unet, light ? 'sd15_pasd_light_unet' : 'sd15_pasd_unet', storage))));
+  cn.loadWeights(storedTensors(openCheckpoint(randomWeights(cn, 'sd15_pasd_controlnet', storage))));
   const den = new Denoiser(unet, cn, { ...runtime, threads, cache: false, profilePrefix });
   const h = latent, w = latent;
   const rnd = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.5);

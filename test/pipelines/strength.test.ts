@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { InputError } from '../../src/core/errors.ts';
 import { makeImage } from '../../src/image/image.ts';
 import { PasdPipeline, type SchedulerChoice, denoisingSteps } from '../../src/pipelines/pasd.ts';
-import type { Scheduler } from '../../src/schedulers/common.ts';
+import type { FloatArray, Scheduler, StepOptions, StepOutput } from '../../src/schedulers/common.ts';
 import { FIXTURES, modelDir } from '../parity/fixtures.ts';
 
 const tinyPipeline = () => PasdPipeline.fromFolders({
@@ -25,8 +25,8 @@ function watch(pipe: PasdPipeline): { schedule: number[]; noisedAt: number[]; st
     const s = make(choice, colorization);
     const { addNoise, step, setTimesteps } = s;
     s.setTimesteps = (n) => { setTimesteps.call(s, n); seen.schedule = [...s.timesteps]; };
-    s.addNoise = (x, noise, t) => { seen.noisedAt.push(t as number); return addNoise.call(s, x, noise, t); };
-    s.step = (out, t, x, o) => { seen.steppedAt.push(t); return step.call(s, out, t, x, o); };
+    s.addNoise = <T extends FloatArray>(x: T, noise: FloatArray, t: number | readonly number[]): T => { seen.noisedAt.push(t as number); return addNoise.call(s, x, noise, t) as T; };
+    s.step = <T extends FloatArray>(out: FloatArray, t: number, x: T, o?: StepOptions): StepOutput<T> => { seen.steppedAt.push(t); return step.call(s, out, t, x, o) as StepOutput<T>; };
     return s;
   };
   return seen;
