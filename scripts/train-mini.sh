@@ -9,13 +9,16 @@
 #     heads at 1/2 and 1/4),
 #   - text encoder: the 1-layer CLIP of models/pasd-mini, frozen (seeded random); every image
 #     is captioned with the pipeline's default added prompt.
-# Resumable: run it again with the same RUN folder to continue from the newest checkpoint.
-# Checkpoints stay in RUN (git-ignored scratch/). STEPS sets where training stops.
+# Two phases: STEPS steps over all timesteps (RUN/pasd), then STEPS2 steps from phase 1's last
+# checkpoint on timesteps 900–999 only (RUN/pasd-t900; the one-step default samples at t = 999).
+# Resumable: run it again with the same RUN folder to continue from the newest checkpoints.
+# Checkpoints stay in RUN (git-ignored scratch/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${RUN:-scratch/pasd-mini-run}
 DATA=${DATA:-../shared/data/train}
 STEPS=${STEPS:-2000}
+STEPS2=${STEPS2:-800}
 THREADS=${THREADS:-2}
 M=models/pasd-mini
 mkdir -p "$RUN"
@@ -41,6 +44,12 @@ node bin/pasd.js train --data "$RUN/data" --base "$B" --out "$RUN/pasd" --contro
   --resolution 128 --batch-size 4 --max-steps "$STEPS" --lr 2e-4 --lr-scheduler constant_with_warmup --warmup-steps 100 \
   --proportion-empty-prompts 0 --checkpoint-every 200 --keep 3 --trainable-modules . --threads "$THREADS" --seed 0 --resume
 
-C=$(ls -d "$RUN"/pasd/checkpoint-* | sort -t- -k2 -n | tail -1)
+C1=$(ls -d "$RUN"/pasd/checkpoint-* | sort -t- -k2 -n | tail -1)
+node bin/pasd.js train --data "$RUN/data" --base "$B" --init-from "$C1" --out "$RUN/pasd-t900" \
+  --resolution 128 --batch-size 4 --max-steps "$STEPS2" --lr 2e-4 --lr-scheduler constant_with_warmup --warmup-steps 50 \
+  --proportion-empty-prompts 0 --checkpoint-every 100 --keep 4 --trainable-modules . --timesteps 900,1000 --threads "$THREADS" --seed 1 --resume
+
+C=$(ls -d "$RUN"/pasd-t900/checkpoint-* | sort -t- -k2 -n | tail -1)
 for c in unet controlnet; do rm -rf "${M:?}/$c"; cp -r "$C/$c" "$M/$c"; done
+node --import tsx scripts/half-weights.ts "$M"/unet/*.safetensors "$M"/controlnet/*.safetensors
 echo "models/pasd-mini updated from $C"

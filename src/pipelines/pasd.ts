@@ -67,7 +67,7 @@ export interface UpscaleOptions {
   scheduler?: SchedulerChoice;
   /**
    * Not in the original: run the whole denoising `samples` times (the random stream continues
-   * from one run to the next) and average the decoded images before the colour fix. The mean
+   * from one run to the next; the prompt and the VAE posterior are encoded once) and average the decoded images before the colour fix. The mean
    * of several samples trades generated detail for less noise (an estimate of E[image | input]);
    * default 1 (the original's single sample).
    */
@@ -96,6 +96,15 @@ export interface DenoiseSettings {
   latentTileOverlap: number;
   /** UpscaleOptions.strength; 1 when absent. */
   strength?: number;
+}
+
+/**
+ * What repeated runs on one image, prompt and guidance share (`samples` > 1): the prompt
+ * embeddings and the VAE posterior, computed by the first run and reused by the next.
+ */
+export interface RunCache {
+  embeds?: HostTensor;
+  posterior?: { mean: Float32Array; logvar: Float32Array };
 }
 
 /** Denoising steps a run makes: `steps`, or ⌊steps·strength⌋ below strength 1 (diffusers img2img); throws when that is 0. */
@@ -183,7 +192,7 @@ export class PasdPipeline {
    * `addedNoiseLevel`, the latter skipped below strength 1) or pure noise; × init_noise_sigma.
    * Draws, in order: posterior noise, noise, added noise (or: latents, offset noise).
    */
-  async prepareLatents(image: Float32Array, shape: readonly number[], sched: Scheduler, t0: number, s: DenoiseSettings, rnd: RandomSource): Promise<{ latents: Float32Array; shape: [number, number, number, number] }> {
+  async prepareLatents(image: Float32Array, shape: readonly number[], sched: Scheduler, t0: number, s: DenoiseSettings, rnd: RandomSource, cache: RunCache = {}): Promise<{ latents: Float32Array; shape: [number, number, number, number] }> {
     const [, , hh, ww] = shape;
     const f = this.factor;
     const lshape: [number, number, number, number] = [1, this.components.vae.config.latentChannels, hh / f, ww / f];
@@ -195,7 +204,7 @@ export class PasdPipeline {
       latents = rnd.randn(n);
       rnd.randn(4); // the original's offset noise, drawn then scaled by 0
     } else {
-      const post = await this.vae.encode(image, shape);
+      const post = cache.posterior ??= await this.vae.encode(image, shape);
       const sample = samplePosterior(post.mean, post.logvar, rnd.randn(post.mean.length));
       const init = sample.map((v) => Math.fround(v * this.vae.scalingFactor));
       const noised = sched.addNoise(init, rnd.randn(n), t0);
@@ -232,7 +241,7 @@ export class PasdPipeline {
 
   /** Runs the network on an image already at its network size (multiples of the VAE factor): the pipeline's __call__. */
   async run(image: Image, prompt: string, negative: string, s: DenoiseSettings,
-    o: { scheduler?: SchedulerChoice; colorization?: boolean; random: RandomSource; onProgress?: (p: Progress) => void; signal?: AbortSignal }): Promise<Float32Array> {
+    o: { scheduler?: SchedulerChoice; colorization?: boolean; random: RandomSource; onProgress?: (p: Progress) => void; signal?: AbortSignal; cache?: RunCache }): Promise<Float32Array> {
     const { width: W, height: H } = image;
     if (W % this.factor || H % this.factor) throw new InputError(`PASD runs on sizes that are multiples of ${this.factor}, got ${W}×${H}`);
     const sched = this.scheduler(o.scheduler, o.colorization);
@@ -241,9 +250,10 @@ export class PasdPipeline {
     const report = (p: Partial<Progress> & Pick<Progress, 'phase'>) => o.onProgress?.({ step: 0, steps: timesteps.length, tile: 0, tiles: 0, ...p });
     const cfg = s.guidanceScale > 1;
     report({ phase: 'encode' });
-    const { embeds } = await this.encodePrompt(prompt, negative, cfg);
+    const cache = o.cache ?? {};
+    const embeds = cache.embeds ??= (await this.encodePrompt(prompt, negative, cfg)).embeds;
     const tensor = toTensor(image);
-    const { latents: init, shape } = await this.prepareLatents(tensor.data, tensor.shape, sched, timesteps[0], s, o.random);
+    const { latents: init, shape } = await this.prepareLatents(tensor.data, tensor.shape, sched, timesteps[0], s, o.random, cache);
     const control = new Float32Array(cfg ? 2 * tensor.data.length : tensor.data.length);
     control.set(tensor.data);
     if (cfg) control.set(tensor.data, tensor.data.length);
@@ -286,8 +296,9 @@ export class PasdPipeline {
     // With several samples, progress counts the steps of all of them (one bar, not one per
     // sample): the first sample's encode, every denoising step, the last sample's decode.
     const last = o.samples - 1;
+    const cache: RunCache = {};
     const sample = (k: number) => this.run(img, prompt, negative, settings, {
-      scheduler: o.scheduler, colorization: colorize, random, signal: o.signal,
+      scheduler: o.scheduler, colorization: colorize, random, signal: o.signal, cache,
       onProgress: o.onProgress && ((p) => {
         if (p.phase === 'denoise' || (p.phase === 'encode' && k === 0) || (p.phase === 'decode' && k === last))
           o.onProgress!({ ...p, step: k * steps + p.step, steps: o.samples * steps });

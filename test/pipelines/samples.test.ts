@@ -1,6 +1,7 @@
 /**
  * `samples`: N whole denoising runs, the random stream continuing from one to the next, their
- * decoded images averaged before the colour fix. Checked against two explicit runs.
+ * decoded images averaged before the colour fix; the prompt and VAE encodings are made once.
+ * Checked against two explicit runs.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,7 +22,12 @@ test('samples: 2 averages two successive runs of one random stream', async () =>
   try {
     const input = makeImage(12, 8, 3, Uint8Array.from({ length: 288 }, (_, i) => (i * 53) % 256));
     const o = { upscale: 2, processSize: 16, steps: 2, guidanceScale: 1, colorFix: 'none' as const };
+    const calls = { vae: 0, text: 0 };
+    const [vaeEncode, textEncode] = [pipe.vae.encode.bind(pipe.vae), pipe.text.encode.bind(pipe.text)];
+    pipe.vae.encode = (...a) => { calls.vae++; return vaeEncode(...a); };
+    pipe.text.encode = (...a) => { calls.text++; return textEncode(...a); };
     const got = await pipe.upscale(input, { ...o, samples: 2, seed: 4 });
+    assert.deepEqual(calls, { vae: 1, text: 1 }, 'the samples share one prompt encoding and one VAE encoding');
     const { image } = networkInput(input, { ...o, colorize: false, multiple: pipe.factor });
     const s: DenoiseSettings = { ...DEFAULTS, ...o };
     const random = new Random(4);
