@@ -9,8 +9,9 @@
 #     heads at 1/2 and 1/4),
 #   - text encoder: the 1-layer CLIP of models/pasd-mini, frozen (seeded random); every image
 #     is captioned with the pipeline's default added prompt.
-# Two phases: STEPS steps over all timesteps (RUN/pasd), then STEPS2 steps from phase 1's last
-# checkpoint on timesteps 900–999 only (RUN/pasd-t900; the one-step default samples at t = 999).
+# Three phases: STEPS steps over all timesteps at lr 2e-4 (RUN/pasd); from its last checkpoint,
+# STEPS2 steps on timesteps 900–999 only (RUN/pasd-t900; the one-step default samples at t = 999);
+# from that, STEPS3 more at lr 5e-5 (RUN/pasd-t900-lr). Each phase starts a fresh AdamW.
 # Resumable: run it again with the same RUN folder to continue from the newest checkpoints.
 # Checkpoints stay in RUN (git-ignored scratch/).
 set -euo pipefail
@@ -19,6 +20,7 @@ RUN=${RUN:-scratch/pasd-mini-run}
 DATA=${DATA:-../shared/data/train}
 STEPS=${STEPS:-2000}
 STEPS2=${STEPS2:-800}
+STEPS3=${STEPS3:-300}
 THREADS=${THREADS:-2}
 M=models/pasd-mini
 mkdir -p "$RUN"
@@ -49,7 +51,12 @@ node bin/pasd.js train --data "$RUN/data" --base "$B" --init-from "$C1" --out "$
   --resolution 128 --batch-size 4 --max-steps "$STEPS2" --lr 2e-4 --lr-scheduler constant_with_warmup --warmup-steps 50 \
   --proportion-empty-prompts 0 --checkpoint-every 100 --keep 4 --trainable-modules . --timesteps 900,1000 --threads "$THREADS" --seed 1 --resume
 
-C=$(ls -d "$RUN"/pasd-t900/checkpoint-* | sort -t- -k2 -n | tail -1)
+C2=$(ls -d "$RUN"/pasd-t900/checkpoint-* | sort -t- -k2 -n | tail -1)
+node bin/pasd.js train --data "$RUN/data" --base "$B" --init-from "$C2" --out "$RUN/pasd-t900-lr" \
+  --resolution 128 --batch-size 4 --max-steps "$STEPS3" --lr 5e-5 --lr-scheduler constant_with_warmup --warmup-steps 20 \
+  --proportion-empty-prompts 0 --checkpoint-every 100 --keep 3 --trainable-modules . --timesteps 900,1000 --threads "$THREADS" --seed 2 --resume
+
+C=$(ls -d "$RUN"/pasd-t900-lr/checkpoint-* | sort -t- -k2 -n | tail -1)
 for c in unet controlnet; do rm -rf "${M:?}/$c"; cp -r "$C/$c" "$M/$c"; done
 node --import tsx scripts/half-weights.ts "$M"/unet/*.safetensors "$M"/controlnet/*.safetensors
 echo "models/pasd-mini updated from $C"
