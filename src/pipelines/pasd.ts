@@ -67,9 +67,10 @@ export interface UpscaleOptions {
   scheduler?: SchedulerChoice;
   /**
    * Not in the original: run the whole denoising `samples` times (the random stream continues
-   * from one run to the next; the prompt and the VAE posterior are encoded once) and average the decoded images before the colour fix. The mean
-   * of several samples trades generated detail for less noise (an estimate of E[image | input]);
-   * default 1 (the original's single sample).
+   * from one run to the next; the prompt and the VAE posterior are encoded once) and average
+   * the decoded images before the colour fix. The mean of several samples trades generated
+   * detail for less noise (an estimate of E[image | input]); default 1 (the original's single
+   * sample).
    */
   samples?: number;
   /**
