@@ -3,6 +3,9 @@
  * dtypes and the metadata kept): `node --import tsx scripts/half-weights.ts FILE.safetensors…`.
  * Used for the shipped mini model (models/pasd-mini, MODEL_CARD.md): half the bytes; at load
  * time each F16 weight is cast to float32 once (src/export/export.ts), so compute stays fp32.
+ * It halves the files, not the memory: at SD1.5 scale on CPU the step time is unchanged and peak
+ * RSS grows (6.7 → 10.3 GB for the 64² step; `bench/lowering.ts f16-storage`), so it is for
+ * shipping small models, not a default for large ones.
  * Each file is replaced atomically (written beside it, then renamed).
  */
 import { renameSync, statSync } from 'node:fs';
