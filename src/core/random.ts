@@ -3,7 +3,7 @@
  * words, seeded through splitmix32 so that any integer seed gives a well-mixed state, and
  * Box-Muller for standard normals.
  *
- * Why our own: DESIGN.md asks that every random quantity comes from one generator passed
+ * Why our own: docs/DESIGN.md asks that every random quantity comes from one generator passed
  * explicitly (nothing reads global state), and the same code must run in Node and in the
  * browser. It does not reproduce torch's Philox/MT19937 streams: parity tests feed the
  * fixtures' stored draws instead (see `ReplayRandom` in the tests and the `noise` options of
