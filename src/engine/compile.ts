@@ -1,7 +1,7 @@
 /**
  * Where a traced graph becomes something to run: print → key (graph text + weight-file
- * identity + precision) → cached or freshly exported ONNX bytes → onnxruntime session on
- * the chosen provider.
+ * identity + precision + the provider's lowering, lowering.ts) → cached or freshly exported
+ * ONNX bytes → onnxruntime session on the chosen provider.
  */
 import { ProviderError } from '../core/errors.ts';
 import { Graph } from '../ir/graph.ts';
@@ -12,6 +12,8 @@ import { commonFolder } from '../export/external.ts';
 import type { Precision } from '../export/float16.ts';
 import { cachedBytes, graphKey } from '../runtime/cache.ts';
 import { createNodeSession } from '../runtime/node.ts';
+import { DEFAULT_LOWERING, type LoweringTarget } from '../ops/types.ts';
+import { loweringFor, loweringKey } from './lowering.ts';
 import type { Provider, Session, SessionOptions } from '../runtime/session.ts';
 
 export type { Precision } from '../export/float16.ts';
@@ -48,18 +50,22 @@ export function weightFilesOf(g: Graph): string[] {
   return [...new Set(params.flatMap((p) => (p.source?.kind === 'file' ? [p.source.path] : [])))];
 }
 
-/** Cache key of `g` exported at `precision`; fp32 keys are those from before precisions existed, so old entries stay valid. */
-export function compileKey(g: Graph, precision: Precision = 'fp32'): string {
-  const text = printGraph(g);
+/**
+ * Cache key of `g` exported at `precision` with the lowering `target`; fp32 keys with the
+ * default (CPU) lowering are those from before precisions and targets existed, so old entries stay valid.
+ */
+export function compileKey(g: Graph, precision: Precision = 'fp32', target: LoweringTarget = DEFAULT_LOWERING): string {
+  const text = printGraph(g) + loweringKey(target);
   return graphKey(precision === 'fp32' ? text : `${text}\0precision=${precision}`, weightFilesOf(g));
 }
 
 export async function compileGraph(g: Graph, opts: CompileOptions = {}): Promise<CompiledGraph> {
   const precision = opts.precision ?? 'fp32';
   checkPrecision(opts.provider, precision);
+  const target = loweringFor(opts.provider, precision);
   const files = weightFilesOf(g);
-  const key = compileKey(g, precision);
-  const build = () => exportGraph(g, { precision }).bytes;
+  const key = compileKey(g, precision, target);
+  const build = () => exportGraph(g, { precision, target }).bytes;
   const { bytes, hit } = opts.cache === false ? { bytes: build(), hit: false } : cachedBytes(key, build, opts.cacheDir);
   const session = await createNodeSession({ bytes, externalFolder: files.length ? commonFolder(files) : null }, opts);
   return Object.assign(session, { key, cacheHit: hit });

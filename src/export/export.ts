@@ -11,7 +11,7 @@ import { liveNodes, liveParams } from '../ir/passes.ts';
 import { attr, encodeModel, onnxDataType, valueInfo } from '../onnx/encode.ts';
 import type { OnnxNode, OnnxTensor } from '../onnx/types.ts';
 import { OPS } from '../ops/registry.ts';
-import type { LowerCtx, OpName } from '../ops/types.ts';
+import { DEFAULT_LOWERING, type LowerCtx, type LoweringTarget, type OpName } from '../ops/types.ts';
 import { commonFolder, externalLocation } from './external.ts';
 import { type Precision, toFloat16 } from './float16.ts';
 
@@ -27,8 +27,11 @@ function rawBytes(data: HostArray): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
 }
 
-/** `precision: 'fp16'` emits the model computing in float16 with float32 inputs and outputs (float16.ts). */
-export function exportGraph(g: Graph, meta: { docString?: string; precision?: Precision } = {}): ExportedModel {
+/**
+ * `precision: 'fp16'` emits the model computing in float16 with float32 inputs and outputs
+ * (float16.ts); `target` picks the provider-dependent lowerings (default: the CPU's).
+ */
+export function exportGraph(g: Graph, meta: { docString?: string; precision?: Precision; target?: LoweringTarget } = {}): ExportedModel {
   const nodes: OnnxNode[] = [];
   const inits: OnnxTensor[] = [];
   const names = new Map<Value, string>();
@@ -77,6 +80,7 @@ export function exportGraph(g: Graph, meta: { docString?: string; precision?: Pr
     return n;
   };
   const ctx: LowerCtx = {
+    target: meta.target ?? DEFAULT_LOWERING,
     node(opType, inputs, attrs = [], outputs, domain) {
       const outs = outputs ? [...outputs] : [fresh(opType)];
       nodes.push({ opType, input: [...inputs], output: outs, attribute: attrs, ...(domain ? { domain } : {}) });

@@ -75,7 +75,7 @@ export const normOps: { [K in keyof NormOps]: OpDef<NormOps[K]> } = {
     lower: (ctx, ins, outs, a, [x]) => {
       // onnxruntime's CPU InstanceNormalization is float32-only; the statistics of other dtypes
       // are taken in float32 (stash_type's default), float64 in float64.
-      if (x.dtype !== 'float32' || a.native) {
+      if (x.dtype !== 'float32' || a.native || ctx.target.groupNorm === 'native') {
         const stash = onnxDataType(x.dtype === 'float64' ? 'float64' : 'float32');
         ctx.node('GroupNormalization', ins, [attr('epsilon', a.epsilon, 'float'), attr('num_groups', a.numGroups), attr('stash_type', stash)], outs);
         return;

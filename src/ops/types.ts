@@ -16,7 +16,28 @@ export interface RefTensor {
   readonly data: Float64Array;
 }
 
+/**
+ * Lowering choices that depend on where the model runs (src/engine/lowering.ts picks them per
+ * provider and precision); they change the emitted ONNX, so they are part of the compile key.
+ */
+export interface LoweringTarget {
+  /**
+   * 'fused': onnxruntime's com.microsoft MultiHeadAttention (never materialises the scores);
+   * 'chunked': MatMul → Softmax → MatMul per chunk of queries, each chunk's scores
+   * [B, h, chunk, M] at most `scoreBytes` (onnxruntime 1.30's WebGPU MultiHeadAttention is
+   * miscompiled: docs/onnxruntime-webgpu-defects.md).
+   */
+  readonly attention: { readonly kind: 'fused' } | { readonly kind: 'chunked'; readonly scoreBytes: number };
+  /** 'decomposed': InstanceNormalization + per-channel Mul/Add (faster on CPU); 'native': GroupNormalization-21. */
+  readonly groupNorm: 'decomposed' | 'native';
+}
+
+/** The CPU choices, and what an export without a target gets. */
+export const DEFAULT_LOWERING: LoweringTarget = Object.freeze({ attention: Object.freeze({ kind: 'fused' as const }), groupNorm: 'decomposed' as const });
+
 export interface LowerCtx {
+  /** Provider-dependent lowering choices. */
+  readonly target: LoweringTarget;
   /**
    * Emits one ONNX node; returns its output names (fresh unless `outputs` is given).
    * `domain` names a contrib operator set (`com.microsoft`), imported at version 1.
