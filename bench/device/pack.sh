@@ -4,9 +4,9 @@
 # (bench/device/README.md). Run here, from anywhere, once per change of the code:
 #   bash bench/device/pack.sh
 # The pack holds: this machine's node (stripped, xz), onnxruntime-node's linux-x64 binding and
-# libonnxruntime with onnxruntime-common (xz), the parity runner, the bench and the report
-# summary bundled by esbuild (sharp stubbed: no case carried reads image files), the Vulkan
-# loader packages, a fixture subset (PASD_DEVICE_CASES) and the SD1.5 UNet config.
+# libonnxruntime with onnxruntime-common (xz), the parity runner, the bench, the whole SD1.5
+# upscale and the report summary bundled by esbuild (sharp stubbed: no case carried reads image files), the Vulkan
+# loader packages, a fixture subset (PASD_DEVICE_CASES) and SD1.5's configs and tokenizer.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PACK=bench/device/pack
@@ -17,7 +17,7 @@ CASES=${PASD_DEVICE_CASES:-pasd_b1_16x16 pasd_cfg_b2_16x16 vae_1x96x160}
 LIMIT=$((64 * 1024 * 1024))
 
 rm -rf "$PACK"
-mkdir -p "$PACK/debs" "$PACK/sd15/unet"
+mkdir -p "$PACK/debs"
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
 xzc() { xz -T1 --x86 --lzma2=preset=9 -c; } # BCJ filter: smaller machine code
@@ -34,9 +34,9 @@ cp -r "$ORT/bin/napi-v6/linux/x64" "$STAGE/rt/node_modules/onnxruntime-node/bin/
 cp -r node_modules/onnxruntime-common/package.json node_modules/onnxruntime-common/dist "$STAGE/rt/node_modules/onnxruntime-common/"
 tar -C "$STAGE/rt" -cf - node_modules | xzc >"$PACK/runtime.tar.xz"
 
-echo "bundles: parity.mjs, bench.mjs, summary.mjs"
+echo "bundles: parity.mjs, bench.mjs, upscale.mjs, summary.mjs"
 # Bundled CommonJS dependencies (protobufjs) call require: give the ES module bundles one.
-node_modules/.bin/esbuild parity=src/parity/main.ts bench=bench/run.ts summary=bench/device/summary.ts \
+node_modules/.bin/esbuild parity=src/parity/main.ts bench=bench/run.ts upscale=bench/sd15-upscale.ts summary=bench/device/summary.ts \
   --bundle --platform=node --format=esm --target=node20 --outdir="$PACK" --out-extension:.js=.mjs \
   --external:onnxruntime-node --alias:sharp=./bench/device/no-sharp.ts --log-level=warning \
   --banner:js="import { createRequire as __pasdRequire } from 'node:module'; const require = __pasdRequire(import.meta.url);"
@@ -49,7 +49,10 @@ DEBS="libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2"
 echo "fixtures: $CASES"
 node --import tsx bench/device/subset.ts "$FIXTURES" "$STAGE/fixtures" $CASES
 tar -C "$STAGE" -cf - fixtures | xzc >"$PACK/fixtures.tar.xz"
-cp "$SD15/unet/config.json" "$PACK/sd15/unet/config.json"
+# SD1.5's configs and tokenizer (the step and the whole upscale write random weights at these configs).
+mkdir -p "$STAGE/sd15"
+for d in unet vae text_encoder tokenizer; do cp -r "$SD15/$d" "$STAGE/sd15/"; done
+tar -C "$STAGE" -cf - sd15 | xzc >"$PACK/sd15.tar.xz"
 echo "$(git rev-parse HEAD) ($(git status --porcelain | wc -l) paths changed) packed $(date -u +%FT%TZ)" >"$PACK/VERSION"
 
 # What travels: tracked files, untracked files git does not ignore, and the pack.

@@ -61,6 +61,8 @@ export async function createNodeSession(model: ModelArtifact, opts: SessionOptio
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: providerList(provider),
     graphOptimizationLevel: opts.optimization ?? 'all',
+    // Errors only: a GPU provider warns on every session that shape ops run on CPU (by design).
+    logSeverityLevel: 3,
     ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
     ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
     ...(model.externalFolder ? { extra: { session: { model_external_initializers_file_folder_path: model.externalFolder } } } : {}),
