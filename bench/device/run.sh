@@ -7,14 +7,15 @@
 # 3. runs, most important first, each stage under its own time limit and all under one deadline
 #    (PASD_DEVICE_DEADLINE seconds from the start, default 560: the device tool's command limit is
 #    600), shortening or skipping a stage that would not fit:
-#    parity --provider webgpu fp32 (the fixture subset) · the SD1.5-scale PASD step (ControlNet +
+#    the one-node MultiHeadAttention repro (docs/repro/webgpu-mha.mjs) · parity --provider webgpu
+#    fp32 (the fixture subset) · the SD1.5-scale PASD step (ControlNet +
 #    UNet, 64×64 latent, batch 2) webgpu fp32, webgpu fp16 · one whole 512² SD1.5-scale upscale
 #    (20 UniPC steps, CFG 9) webgpu fp16 · the step on cpu (all cores) · parity webgpu fp16.
 # Everything goes to $OUT: run.log (all output), parity.json / parity-fp16.json (the runner's
 # reports), parity-summary.txt / parity-fp16-summary.txt (worst output per group), bench.jsonl
 # (one line per timed case).
 # Knobs: PASD_DEVICE_PROVIDER (default webgpu) for the parity stages, PASD_DEVICE_STAGES
-# (default "parity step32 step16 upscale cpu parity16"), PASD_DEVICE_THREADS (default: all cores),
+# (default "repro parity step32 step16 upscale cpu parity16"), PASD_DEVICE_THREADS (default: all cores),
 # PASD_DEVICE_DEB_ROOT (default /: where the loader packages are unpacked; elsewhere,
 # LD_LIBRARY_PATH points there, for trying this script on a machine that is not to be changed).
 set -uo pipefail
@@ -23,7 +24,7 @@ PACK=bench/device/pack
 OUT=${OUT:-/tmp/pasd-device-out}
 WORK=${WORK:-/tmp/pasd-device}
 PROVIDER=${PASD_DEVICE_PROVIDER:-webgpu}
-STAGES=${PASD_DEVICE_STAGES:-parity step32 step16 upscale cpu parity16}
+STAGES=${PASD_DEVICE_STAGES:-repro parity step32 step16 upscale cpu parity16}
 THREADS=${PASD_DEVICE_THREADS:-$(nproc)} # 16 on the GPU machine
 DEB_ROOT=${PASD_DEVICE_DEB_ROOT:-/}
 DEADLINE=$((SECONDS + ${PASD_DEVICE_DEADLINE:-560}))
@@ -79,7 +80,12 @@ step() { # step PROVIDER PRECISION LIMIT
   echo "bench exit code $?"
 }
 
-# The first step stage also writes the random SD1.5-size weights (~4.8 GB) to the temp folder.
+if wants repro; then
+  stage "onnxruntime WebGPU MultiHeadAttention repro (docs/onnxruntime-webgpu-defects.md)"
+  cp docs/repro/webgpu-mha.mjs "$WORK/"
+  limited 30 "$NODE" "$WORK/webgpu-mha.mjs"
+fi
+# The first step stage also writes the random SD1.5-size weights (~6.7 GB) to the temp folder.
 wants parity && parity fp32 parity.json parity-summary.txt 90
 wants step32 && step webgpu fp32 150
 wants step16 && step webgpu fp16 90
