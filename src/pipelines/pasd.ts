@@ -153,9 +153,16 @@ export class PasdPipeline {
   readonly denoiser: Denoiser;
 
   /** `vae`: tile sizes and memory budget of the (exact) tiled VAE (AutoencoderKL only). */
+  /**
+   * `options.precision` applies to the denoiser (nearly all of the compute). The text encoder
+   * (once per image) and the VAE stay float32: the VAE decoder scales latents by
+   * 1/scaling_factor and its activations leave float16's range (±65504) for large latents
+   * (the colorization fixture's decode is all NaN in fp16).
+   */
   constructor(readonly components: PasdComponents, options: CompileOptions = {}, vae: TiledVaeOptions = {}) {
-    this.text = new TextStage(components.textEncoder, components.tokenizer, options);
-    this.vae = vaeStage(components.vae, { ...options, ...vae });
+    const fp32 = { ...options, precision: 'fp32' as const };
+    this.text = new TextStage(components.textEncoder, components.tokenizer, fp32);
+    this.vae = vaeStage(components.vae, { ...fp32, ...vae });
     this.denoiser = new Denoiser(components.unet, components.controlnet, options);
     const f = components.vae.factor;
     if (f !== this.denoiser.factor)
