@@ -25,6 +25,8 @@ export interface CompileOptions extends SessionOptions {
   cacheDir?: string;
   /** Compute precision (default fp32); fp16 needs a GPU provider (float16.ts). */
   precision?: Precision;
+  /** Lowering choices (default: the provider's, lowering.ts); benches set it to compare. */
+  lowering?: LoweringTarget;
 }
 
 /** Where and how graphs run: what the CLI, server, parity runner and bench pass down. */
@@ -62,7 +64,7 @@ export function compileKey(g: Graph, precision: Precision = 'fp32', target: Lowe
 export async function compileGraph(g: Graph, opts: CompileOptions = {}): Promise<CompiledGraph> {
   const precision = opts.precision ?? 'fp32';
   checkPrecision(opts.provider, precision);
-  const target = loweringFor(opts.provider, precision);
+  const target = opts.lowering ?? loweringFor(opts.provider, precision);
   const files = weightFilesOf(g);
   const key = compileKey(g, precision, target);
   const build = () => exportGraph(g, { precision, target }).bytes;
