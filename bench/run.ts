@@ -1,12 +1,14 @@
 /**
- * `npm run bench [-- --threads N] [--provider cpu|webgpu|cuda] [--precision fp32|fp16] [case-substring ...]`:
+ * `npm run bench [-- --threads N] [--provider cpu|webgpu|cuda] [--precision fp32|fp16] [--attention fused|chunked] [case-substring ...]`:
  * named, reproducible benchmarks. Never part of `npm test`. Prints a table and appends JSON
  * lines to bench/results.jsonl. Provider and precision apply to the SD1.5 step cases; the
- * peaks and training cases stay on CPU (float32).
+ * peaks and training cases stay on CPU (float32). `--attention` traces the step's attention
+ * as that lowering instead of the provider's (src/engine/lowering.ts), to compare them.
  */
 import { availableParallelism } from 'node:os';
-import { runtimeChoiceOf } from '../src/cli/args.ts';
+import { UsageError, runtimeChoiceOf } from '../src/cli/args.ts';
 import { probeProvider } from '../src/engine/compile.ts';
+import { WEBGPU_SCORE_BYTES, loweringFor } from '../src/engine/lowering.ts';
 import { convPeak, gemmPeak } from './foundation.ts';
 import { type BenchResult, gflops, report } from './lib.ts';
 import { pasdStep, sd15Text, sd15Vae } from './sd15.ts';
@@ -20,7 +22,10 @@ const flag = (name: string) => {
   return i >= 0 ? args.splice(i, 2)[1] : undefined;
 };
 const { provider, precision } = runtimeChoiceOf({ provider: flag('provider'), precision: flag('precision') });
-const step = { provider, precision };
+const attention = flag('attention');
+if (attention !== undefined && attention !== 'fused' && attention !== 'chunked') throw new UsageError(`--attention: "${attention}" is not one of fused, chunked`);
+const lowering = attention === undefined ? undefined : { ...loweringFor(provider, precision), attention: attention === 'fused' ? { kind: 'fused' as const } : { kind: 'chunked' as const, scoreBytes: WEBGPU_SCORE_BYTES } };
+const step = { provider, precision, lowering };
 const filters = args;
 // A GPU provider that cannot start fails here, before SD1.5-size weights are written and traced.
 if (provider && provider !== 'cpu') await probeProvider(step);

@@ -21,7 +21,7 @@ import { graphFlops } from '../src/ops/flops.ts';
 import { Denoiser } from '../src/pipelines/denoiser.ts';
 import { parseClipTextConfig } from '../src/config/clip.ts';
 import { parseVaeConfig } from '../src/config/vae.ts';
-import { type RuntimeChoice, compileGraph } from '../src/engine/compile.ts';
+import { type CompileOptions, compileGraph } from '../src/engine/compile.ts';
 import { Graph } from '../src/ir/graph.ts';
 import { AutoencoderKL } from '../src/models/autoencoders/autoencoder-kl.ts';
 import { CLIPTextModel } from '../src/models/clip/clip-text.ts';
@@ -31,6 +31,9 @@ import { type BenchResult, timeIt } from './lib.ts';
 
 const SD = process.env.PASD_SD15_DIR ? resolve(process.env.PASD_SD15_DIR) : resolve(process.cwd(), '../shared/data/misc/stable-diffusion-v1-5');
 const quiet = () => {};
+
+/** Where the step runs, and (to compare) the lowering it gets instead of the provider's. */
+export type StepRuntime = Pick<CompileOptions, 'provider' | 'precision' | 'lowering'>;
 
 /** Weights as stored on disk: float32, or float16 (scripts/half-weights.ts; computed in float32). */
 export type Storage = 'float32' | 'float16';
@@ -58,7 +61,7 @@ function maxRssMiB(): number {
 }
 
 /** The SD1.5-size PASD (or PASD-light) ControlNet + UNet on random weights, and inputs for one evaluation. */
-export function sd15Denoiser(threads: number, batch: number, latent: number, profilePrefix?: string, runtime: Omit<RuntimeChoice, 'threads'> = {}, light = false, storage: Storage = 'float32') {
+export function sd15Denoiser(threads: number, batch: number, latent: number, profilePrefix?: string, runtime: StepRuntime = {}, light = false, storage: Storage = 'float32') {
   const unetCfg = JSON.parse(readFileSync(join(SD, 'unet', 'config.json'), 'utf8'));
   const config = parseUNetConfig(unetCfg, 'unet', quiet);
   const unet = (light ? new PasdLightUNet2DConditionModel(config) : new PasdUNet2DConditionModel(config)).nameTree('unet');
@@ -76,7 +79,7 @@ export function sd15Denoiser(threads: number, batch: number, latent: number, pro
   return { den, x };
 }
 
-export async function pasdStep(threads: number, batch: number, latent = 64, runtime: Omit<RuntimeChoice, 'threads'> = {}, light = false): Promise<BenchResult> {
+export async function pasdStep(threads: number, batch: number, latent = 64, runtime: StepRuntime = {}, light = false): Promise<BenchResult> {
   const { den, x } = sd15Denoiser(threads, batch, latent, undefined, runtime, light);
   const t0 = performance.now();
   await den.run(x); // compile + first run
@@ -87,7 +90,7 @@ export async function pasdStep(threads: number, batch: number, latent = 64, runt
   // FLOPs of the traced step (the same graph the denoiser compiled).
   const g = den.trace(batch, 4, latent, latent, 77, 768);
   await den.release();
-  const where = `${runtime.provider ?? 'cpu'} ${runtime.precision ?? 'fp32'}`;
+  const where = `${runtime.provider ?? 'cpu'} ${runtime.precision ?? 'fp32'}${runtime.lowering ? ` attention ${runtime.lowering.attention.kind}` : ''}`;
   return { name: `${light ? 'pasd-light' : 'pasd'} step ${latent}x${latent} latent, batch ${batch}, ${where}`, timing, flops: graphFlops(g), extra: { 'first run ms': firstMs.toFixed(0), 'peak RSS MiB': maxRssMiB().toFixed(0) } };
 }
 

@@ -16,27 +16,40 @@ SD15=${PASD_SD15_DIR:-../shared/data/misc/stable-diffusion-v1-5}
 CASES=${PASD_DEVICE_CASES:-pasd_b1_16x16 pasd_cfg_b2_16x16 vae_1x96x160}
 LIMIT=$((64 * 1024 * 1024))
 
-rm -rf "$PACK"
+ORT=node_modules/onnxruntime-node
+# node and onnxruntime change rarely and take minutes to compress: kept while their versions match.
+BINARIES="node $(node --version), onnxruntime-node $(node -p "require('./$ORT/package.json').version")"
+if [ "$(cat "$PACK/BINARIES" 2>/dev/null)" = "$BINARIES" ] && [ -s "$PACK/node.xz" ] && [ -s "$PACK/runtime.tar.xz" ]; then
+  find "$PACK" -mindepth 1 -maxdepth 1 ! -name node.xz ! -name runtime.tar.xz ! -name BINARIES -exec rm -rf {} +
+  REUSE=1
+else
+  rm -rf "$PACK"
+  REUSE=0
+fi
 mkdir -p "$PACK/debs"
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
 xzc() { xz -T1 --x86 --lzma2=preset=9 -c; } # BCJ filter: smaller machine code
 
-echo "node $(node --version): stripping and compressing"
-strip -o "$STAGE/node" "$(readlink -f "$(command -v node)")"
-xzc <"$STAGE/node" >"$PACK/node.xz"
+if [ $REUSE = 1 ]; then
+  echo "$BINARIES: packed before, kept"
+else
+  echo "node $(node --version): stripping and compressing"
+  strip -o "$STAGE/node" "$(readlink -f "$(command -v node)")"
+  xzc <"$STAGE/node" >"$PACK/node.xz"
 
-echo "onnxruntime-node: linux-x64 binding only"
-ORT=node_modules/onnxruntime-node
-mkdir -p "$STAGE/rt/node_modules/onnxruntime-node/bin/napi-v6/linux" "$STAGE/rt/node_modules/onnxruntime-common"
-cp -r "$ORT/package.json" "$ORT/dist" "$STAGE/rt/node_modules/onnxruntime-node/"
-cp -r "$ORT/bin/napi-v6/linux/x64" "$STAGE/rt/node_modules/onnxruntime-node/bin/napi-v6/linux/"
-cp -r node_modules/onnxruntime-common/package.json node_modules/onnxruntime-common/dist "$STAGE/rt/node_modules/onnxruntime-common/"
-tar -C "$STAGE/rt" -cf - node_modules | xzc >"$PACK/runtime.tar.xz"
+  echo "onnxruntime-node: linux-x64 binding only"
+  mkdir -p "$STAGE/rt/node_modules/onnxruntime-node/bin/napi-v6/linux" "$STAGE/rt/node_modules/onnxruntime-common"
+  cp -r "$ORT/package.json" "$ORT/dist" "$STAGE/rt/node_modules/onnxruntime-node/"
+  cp -r "$ORT/bin/napi-v6/linux/x64" "$STAGE/rt/node_modules/onnxruntime-node/bin/napi-v6/linux/"
+  cp -r node_modules/onnxruntime-common/package.json node_modules/onnxruntime-common/dist "$STAGE/rt/node_modules/onnxruntime-common/"
+  tar -C "$STAGE/rt" -cf - node_modules | xzc >"$PACK/runtime.tar.xz"
+  echo "$BINARIES" >"$PACK/BINARIES"
+fi
 
-echo "bundles: parity.mjs, bench.mjs, upscale.mjs, summary.mjs"
+echo "bundles: parity.mjs, bench.mjs, upscale.mjs, attention.mjs, summary.mjs"
 # Bundled CommonJS dependencies (protobufjs) call require: give the ES module bundles one.
-node_modules/.bin/esbuild parity=src/parity/main.ts bench=bench/run.ts upscale=bench/sd15-upscale.ts summary=bench/device/summary.ts \
+node_modules/.bin/esbuild parity=src/parity/main.ts bench=bench/run.ts upscale=bench/sd15-upscale.ts attention=bench/attention-memory.ts summary=bench/device/summary.ts \
   --bundle --platform=node --format=esm --target=node20 --outdir="$PACK" --out-extension:.js=.mjs \
   --external:onnxruntime-node --alias:sharp=./bench/device/no-sharp.ts --log-level=warning \
   --banner:js="import { createRequire as __pasdRequire } from 'node:module'; const require = __pasdRequire(import.meta.url);"

@@ -10,7 +10,9 @@
 #    the one-node MultiHeadAttention repro (docs/repro/webgpu-mha.mjs) · parity --provider webgpu
 #    fp32 (the fixture subset) · the SD1.5-scale PASD step (ControlNet +
 #    UNet, 64×64 latent, batch 2) webgpu fp32, webgpu fp16 · one whole 512² SD1.5-scale upscale
-#    (20 UniPC steps, CFG 9) webgpu fp16 · the step on cpu (all cores) · parity webgpu fp16.
+#    (20 UniPC steps, CFG 9) webgpu fp16 · the step on cpu (all cores) · parity webgpu fp16; and,
+#    when named in PASD_DEVICE_STAGES, "fused" (the step with the fused attention, fp32 and fp16)
+#    and "attention" (bench/attention-memory.ts: one attention core per lowering).
 # Everything goes to $OUT: run.log (all output), parity.json / parity-fp16.json (the runner's
 # reports), parity-summary.txt / parity-fp16-summary.txt (worst output per group), bench.jsonl
 # (one line per timed case).
@@ -95,6 +97,18 @@ if wants upscale; then
   echo "upscale exit code $?"
 fi
 wants cpu && step cpu fp32 90
+if wants fused; then # the fused MultiHeadAttention instead of the chunked WebGPU lowering (right on some adapters only)
+  for precision in fp32 fp16; do
+    stage "SD1.5 step, batch 2: webgpu $precision, attention fused"
+    limited 120 "$NODE" "$WORK/bench.mjs" --threads "$THREADS" --provider webgpu --precision "$precision" --attention fused sd15-step-b2
+    echo "bench exit code $?"
+  done
+fi
+if wants attention; then
+  stage "one 64×64-latent attention core per lowering, webgpu fp32"
+  limited 90 "$NODE" "$WORK/attention.mjs" --provider webgpu
+  echo "attention exit code $?"
+fi
 wants parity16 && parity fp16 parity-fp16.json parity-fp16-summary.txt 60
 cp "$WORK/results.jsonl" "$OUT/bench.jsonl" 2>/dev/null || echo "no bench results"
 stage done

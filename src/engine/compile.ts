@@ -13,7 +13,7 @@ import type { Precision } from '../export/float16.ts';
 import { cachedBytes, graphKey } from '../runtime/cache.ts';
 import { createNodeSession } from '../runtime/node.ts';
 import { DEFAULT_LOWERING, type LoweringTarget } from '../ops/types.ts';
-import { loweringFor, loweringKey } from './lowering.ts';
+import { attentionCheckError, loweringFor, loweringKey } from './lowering.ts';
 import type { Provider, Session, SessionOptions } from '../runtime/session.ts';
 
 export type { Precision } from '../export/float16.ts';
@@ -64,7 +64,7 @@ export function compileKey(g: Graph, precision: Precision = 'fp32', target: Lowe
 export async function compileGraph(g: Graph, opts: CompileOptions = {}): Promise<CompiledGraph> {
   const precision = opts.precision ?? 'fp32';
   checkPrecision(opts.provider, precision);
-  const target = opts.lowering ?? loweringFor(opts.provider, precision);
+  const target = opts.lowering ?? loweringFor(opts.provider, precision, opts.provider === 'webgpu' && await fusedAttentionWorks());
   const files = weightFilesOf(g);
   const key = compileKey(g, precision, target);
   const build = () => exportGraph(g, { precision, target }).bytes;
@@ -83,4 +83,25 @@ export async function probeProvider(choice: RuntimeChoice): Promise<void> {
   g.setOutputs({ y: g.addNode('Add', [x, x], [{ dtype: 'float32', shape: [1] }], {}).outputs[0] });
   const s = await compileGraph(g, { ...choice, cache: false });
   await s.release();
+}
+
+/** Largest error of the fused attention on the adapter that still counts as right (float32 rounding is ~1e-7). */
+const FUSED_ATTENTION_TOLERANCE = 1e-5;
+let fusedCheck: Promise<boolean> | null = null;
+
+/**
+ * Whether this process's WebGPU adapter computes onnxruntime's fused MultiHeadAttention right
+ * (lowering.ts): checked once, on a one-node graph against the float64 reference.
+ */
+export function fusedAttentionWorks(): Promise<boolean> {
+  fusedCheck ??= attentionCheckError(async (g, feeds) => {
+    const s = await compileGraph(g, { provider: 'webgpu', lowering: { attention: { kind: 'fused' }, groupNorm: 'native' }, cache: false });
+    try {
+      const out = await s.run(Object.fromEntries(Object.entries(feeds).map(([k, data]) => [k, { dtype: 'float32' as const, shape: g.inputs.find((v) => v.name === k)!.type.shape, data }])));
+      return out.out.data as Float32Array;
+    } finally {
+      await s.release();
+    }
+  }).then((e) => e <= FUSED_ATTENTION_TOLERANCE);
+  return fusedCheck;
 }

@@ -7,7 +7,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { InputError, PasdError, ProviderError } from '../core/errors.ts';
-import { type Precision, checkPrecision, probeProvider } from '../engine/compile.ts';
+import { type Precision, checkPrecision, fusedAttentionWorks, probeProvider } from '../engine/compile.ts';
 import type { Provider } from '../runtime/session.ts';
 import { FixtureSet } from './fixture-set.ts';
 import { TABLE_HEADER, formatLine, formatSummary, rowCells, runParity, selectCases } from './runner.ts';
@@ -88,6 +88,7 @@ export async function parityMain(argv: readonly string[], out: (s: string) => vo
   const selected = selectCases(set, args);
   // A GPU provider that cannot start is one error (ProviderError), not a failure per case.
   if (args.provider !== undefined && args.provider !== 'cpu') await probeProvider(args);
+  if (args.provider === 'webgpu') process.stderr.write(`webgpu: ${await fusedAttentionWorks() ? 'the fused MultiHeadAttention is right on this adapter: used' : 'the fused MultiHeadAttention is wrong on this adapter (docs/onnxruntime-webgpu-defects.md): attention runs as chunked MatMul/Softmax/MatMul'}\n`);
   // Column widths from the manifest, so rows can be printed as each case finishes.
   const widths = [
     Math.max(TABLE_HEADER[0].length, ...selected.map((c) => c.name.length)),
