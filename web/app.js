@@ -51,13 +51,12 @@ async function loadModels() {
   }
 }
 
-// Placeholders show what an empty field means for the chosen model.
+// Placeholders show what an empty field means for the chosen model. The option fields are made
+// by the server from its option table; each names its option in data-option.
 function showDefaults(model) {
-  const names = { steps: 'steps', cfg: 'guidanceScale', processSize: 'processSize', conditioningScale: 'conditioningScale', addedNoiseLevel: 'addedNoiseLevel' };
-  for (const [field, key] of Object.entries(names)) {
-    const el = form.elements.namedItem(field);
-    if (!el.dataset.placeholder) el.dataset.placeholder = el.placeholder;
-    el.placeholder = model?.defaults?.[key] ?? el.dataset.placeholder;
+  for (const el of form.querySelectorAll('input[data-option][placeholder]')) {
+    if (el.dataset.placeholder === undefined) el.dataset.placeholder = el.placeholder;
+    el.placeholder = model?.defaults?.[el.dataset.option] ?? el.dataset.placeholder;
   }
 }
 
@@ -77,14 +76,12 @@ drop.addEventListener('drop', (e) => { e.preventDefault(); pick(e.dataTransfer.f
 
 function options() {
   const o = {};
-  const numbers = ['scale', 'steps', 'cfg', 'conditioningScale', 'addedNoiseLevel', 'seed', 'processSize'];
-  for (const name of numbers) {
-    const v = form.elements.namedItem(name).value;
-    if (v !== '') o[name] = Number(v);
-  }
-  for (const name of ['model', 'colorFix', 'scheduler', 'prompt', 'negativePrompt']) {
-    const v = form.elements.namedItem(name).value;
-    if (v !== '') o[name] = v;
+  const model = form.elements.namedItem('model').value;
+  if (model !== '') o.model = model;
+  for (const el of form.querySelectorAll('[data-option]')) {
+    if (el.type === 'checkbox') {
+      if (el.checked) o[el.name] = true;
+    } else if (el.value !== '') o[el.name] = el.type === 'number' ? Number(el.value) : el.value;
   }
   return o;
 }

@@ -3,6 +3,8 @@ import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { InputError, ProviderError } from '../core/errors.ts';
 import { type RuntimeChoice, checkPrecision, probeProvider } from '../engine/compile.ts';
+import { PRECISIONS } from '../export/float16.ts';
+import { PROVIDERS } from '../runtime/session.ts';
 
 /** A usage error: bad or missing arguments (exit code 2). */
 export class UsageError extends InputError {}
@@ -30,16 +32,16 @@ export const RUNTIME_ARGS = { provider: { type: 'string' }, precision: { type: '
 export function runtimeUsage(column: number): string {
   const line = (flag: string, ...text: string[]) => text.map((t, i) => (i ? ' '.repeat(column) : `  ${flag}`.padEnd(column)) + t).join('\n');
   return [
-    line('--provider NAME', 'cpu | webgpu | cuda (default cpu): webgpu runs on the GPU through onnxruntime\'s bundled',
+    line('--provider NAME', `${PROVIDERS.join(' | ')} (default ${PROVIDERS[0]}): webgpu runs on the GPU through onnxruntime's bundled`,
       'WebGPU provider (Vulkan on Linux); cuda needs onnxruntime-node\'s CUDA binaries'),
-    line('--precision P', 'fp32 | fp16 (default fp32); fp16 computes in half precision, with --provider webgpu or cuda'),
+    line('--precision P', `${PRECISIONS.join(' | ')} (default ${PRECISIONS[0]}); fp16 computes in half precision, with --provider webgpu or cuda`),
   ].join('\n');
 }
 
 /** Provider, precision and threads from the parsed options; fp16 on CPU is a usage error. */
 export function runtimeChoiceOf(v: { provider?: string; precision?: string }, threads?: number): RuntimeChoice {
-  const provider = choice(v.provider, 'provider', ['cpu', 'webgpu', 'cuda'] as const);
-  const precision = choice(v.precision, 'precision', ['fp32', 'fp16'] as const);
+  const provider = choice(v.provider, 'provider', PROVIDERS);
+  const precision = choice(v.precision, 'precision', PRECISIONS);
   try {
     checkPrecision(provider, precision);
   } catch (e) {
@@ -55,7 +57,6 @@ export function runtimeChoiceOf(v: { provider?: string; precision?: string }, th
 
 const IMAGE_EXT = new Set(['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.gif']);
 
-/** Files as given plus the images of given folders (sorted, not recursive), in order. */
 /**
  * A GPU provider that cannot start fails here, once, before models load: the ProviderError is
  * printed as `command: …` and the exit code (3) returned; null when the provider started (or is cpu).
@@ -72,6 +73,7 @@ export async function probeGpuOrExit(runtime: RuntimeChoice, command: string): P
   }
 }
 
+/** Files as given plus the images of given folders (sorted, not recursive), in order. */
 export function inputFiles(paths: readonly string[]): string[] {
   const out: string[] = [];
   for (const p of paths) {

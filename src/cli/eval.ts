@@ -20,8 +20,10 @@ import { type Image, fromTensor, toTensor } from '../image/image.ts';
 import { type BenchmarkReport, type ImageRow, type MethodInfo, checkPair, comparisonStrip, markdownTable, meanScores, modcrop, scoreImage } from '../metrics/benchmark.ts';
 import { imresizeU8 } from '../metrics/imresize.ts';
 import { LpipsMetric } from '../metrics/lpips.ts';
-import { PasdPipeline, type SchedulerChoice, type UpscaleOptions } from '../pipelines/pasd.ts';
-import { UsageError, choice, inputFiles, num } from './args.ts';
+import { DOOR_SCALE } from '../pipelines/options.ts';
+import { PasdPipeline, type UpscaleOptions } from '../pipelines/pasd.ts';
+import { UsageError, inputFiles, num } from './args.ts';
+import { asUsageError, flagValue, optionFlags, optionUsage, optionsFromFlags } from './options.ts';
 
 export const EVAL_USAGE = `usage: pasd eval --hr <dir> [--sr <dir> | --model <pasd-dir> --base <sd15-dir>] [options]
   --hr DIR               ground-truth images
@@ -41,10 +43,8 @@ options:
   --compare DIR          write LR | bicubic | method | HR crops side by side, one PNG per image
   --json                 print the report as JSON instead of markdown
   --threads N            CPU threads for LPIPS and PASD
-  PASD: --steps N --cfg X --prompt TEXT --added-noise-level N --process-size N --tile-size N --samples N
-        --strength X
-        --color-fix wavelet|adain|none --scheduler unipc|ddim|dpmsolver|euler|lcm|ddpm
-        (as pasd upscale: --tile-size is the latent tile size)
+PASD (as pasd upscale):
+${optionUsage('eval', 25)}
 Grayscale files are read as RGB with equal channels (as cv2.imread in BasicSR's scripts); LPIPS
 and NIQE see them so; PSNR/SSIM see the plane unless --gray-ycbcr.
 exit codes: 0 done, 1 bad inputs (missing or mis-sized images), 2 usage error, 3 models could not be loaded`;
@@ -87,9 +87,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
     options: {
       hr: { type: 'string' }, sr: { type: 'string' }, model: { type: 'string' }, base: { type: 'string' }, scale: { type: 'string', short: 's' },
       degrade: { type: 'boolean' }, seed: { type: 'string' }, crop: { type: 'string' }, lpips: { type: 'string' }, 'no-niqe': { type: 'boolean' }, 'gray-ycbcr': { type: 'boolean' },
-      compare: { type: 'string' }, json: { type: 'boolean' }, threads: { type: 'string' }, steps: { type: 'string' }, cfg: { type: 'string' },
-      prompt: { type: 'string' }, 'added-noise-level': { type: 'string' }, 'process-size': { type: 'string' }, 'color-fix': { type: 'string' },
-      scheduler: { type: 'string' }, 'tile-size': { type: 'string' }, samples: { type: 'string' }, strength: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      compare: { type: 'string' }, json: { type: 'boolean' }, threads: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      ...optionFlags('eval'),
     },
   });
   if (v.help) {
@@ -100,23 +99,11 @@ export async function evalCommand(argv: string[]): Promise<number> {
   if (!v.hr) throw new UsageError('--hr DIR is required');
   if (v.sr && (v.model || v.base)) throw new UsageError('give either --sr or --model/--base, not both');
   if (!!v.model !== !!v.base) throw new UsageError('--model and --base go together');
-  const scale = num(v.scale, 'scale', { int: true, min: 1, max: 16 }) ?? 4;
-  const seed = num(v.seed, 'seed', { int: true, min: 0 }) ?? 0;
+  const scale = flagValue('upscale', v.scale) ?? DOOR_SCALE;
+  const seed = flagValue('seed', v.seed) ?? 0;
   const cropBorder = num(v.crop, 'crop', { int: true, min: 0 }) ?? scale;
   const threads = num(v.threads, 'threads', { int: true, min: 1 });
-  const pasdOpts: UpscaleOptions = {
-    upscale: scale, seed, prompt: v.prompt,
-    steps: num(v.steps, 'steps', { int: true, min: 1, max: 1000 }),
-    guidanceScale: num(v.cfg, 'cfg', { min: 0 }),
-    addedNoiseLevel: num(v['added-noise-level'], 'added-noise-level', { int: true, min: 0, max: 999 }),
-    processSize: num(v['process-size'], 'process-size', { int: true, min: 8 }),
-    latentTileSize: num(v['tile-size'], 'tile-size', { int: true, min: 8 }),
-    samples: num(v.samples, 'samples', { int: true, min: 1, max: 64 }),
-    strength: num(v.strength, 'strength', { min: 0.01, max: 1 }),
-    colorFix: choice(v['color-fix'], 'color-fix', ['wavelet', 'adain', 'none'] as const),
-    scheduler: choice(v.scheduler, 'scheduler', ['unipc', 'ddim', 'dpmsolver', 'euler', 'lcm', 'ddpm'] as SchedulerChoice[]),
-  };
-  for (const k of Object.keys(pasdOpts) as (keyof UpscaleOptions)[]) if (pasdOpts[k] === undefined) delete pasdOpts[k];
+  const pasdOpts: UpscaleOptions = { ...optionsFromFlags(v, 'eval'), upscale: scale, seed };
   const warn = (m: string) => process.stderr.write(`pasd eval: ${m}\n`);
 
   const hrFiles = inputFiles([v.hr]);
@@ -130,6 +117,12 @@ export async function evalCommand(argv: string[]): Promise<number> {
       if (!(e instanceof PasdError)) throw e;
       warn(`cannot load the models: ${e.message}`);
       return 3;
+    }
+    try {
+      pipe.resolveOptions(pasdOpts);
+    } catch (e) {
+      await pipe.release();
+      throw asUsageError(e);
     }
   }
   const lrLabel = v.degrade ? `Real-ESRGAN degradation (PASD's params_realesrgan.yml), image i seeded with ${seed} + i` : `MATLAB bicubic ↓${scale} of the HR image, rounded to 8 bits`;

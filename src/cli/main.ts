@@ -25,7 +25,7 @@ usage:
                                     train PASD (pasd train --help)
   pasd serve [--port N] [--model <dir> --base <dir>] [--token T]
                                     HTTP API with a job queue and a web page (pasd serve --help)
-  pasd parity <fixture dir> [--group g] [--case s] [--json] [--provider cpu|webgpu|cuda] [--precision fp32|fp16]
+  pasd parity <fixture dir> [--group g] [--case s] [--json] [--provider NAME] [--precision P]
                                     parity with the original PyTorch code on a fixture set
   pasd --help                       this text
 `;

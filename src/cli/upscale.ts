@@ -11,11 +11,13 @@ import { readImage, writeImage } from '../image/codec-node.ts';
 import { resize } from '../image/resample.ts';
 import type { TiledVaeOptions } from '../pipelines/tiled-vae.ts';
 import { defaultModelOptions, defaultModelPaths } from '../pipelines/load.ts';
-import { PasdPipeline, type SchedulerChoice, type UpscaleOptions } from '../pipelines/pasd.ts';
+import { withDoorDefaults } from '../pipelines/options.ts';
+import { PasdPipeline, type UpscaleOptions } from '../pipelines/pasd.ts';
 import { type PersonalizeSpec, classifyPersonalizedModel } from '../pipelines/personalize.ts';
 import { loadClassifier } from '../prompts/classifier-node.ts';
 import type { PromptProvider } from '../prompts/provider.ts';
 import { RUNTIME_ARGS, UsageError, choice, inputFiles, num, probeGpuOrExit, runtimeChoiceOf, runtimeUsage } from './args.ts';
+import { asUsageError, optionFlags, optionUsage, optionsFromFlags } from './options.ts';
 import { ProgressBar } from './progress.ts';
 
 export const UPSCALE_USAGE = `usage: pasd upscale <images or folders...> -o <dir> [--model <pasd-dir> --base <sd15-dir>] [options]
@@ -31,32 +33,14 @@ models (default: the bundled mini model, models/pasd-mini, with the defaults of 
   --lora-alpha-compat M  kohya (default: scale by alpha/rank) | original (PASD's merge, ignores alpha)
 options:
   -o, --output DIR       output folder (created if missing)
-  -s, --scale N          upscale factor (default 4; colorization: 1)
-  --colorize             colorize instead of upscaling (same as --control-type grayscale): the input's grey
-                         luma is kept, the output has the input's size; no colour fix, no added prompt; the
-                         negative prompt defaults to "b&w, color bleeding"; the scheduler config is --model's
-                         scheduler/ (or the one beside --model), else SD1.5's with zero terminal SNR + trailing
-  --control-type TYPE    realisr | grayscale (default realisr), as in the original's test_pasd.py
-  -p, --prompt TEXT      prompt describing the image (default empty)
-  --added-prompt TEXT    appended to the prompt (default "clean, high-resolution, 8k")
+  --control-type TYPE    realisr | grayscale (default realisr), as in the original's test_pasd.py; grayscale is
+                         --colorize, whose scheduler config is --model's scheduler/ (or the one beside --model),
+                         else SD1.5's with zero terminal SNR + trailing
   --high-level-info M    none | classification (default: classification with --classifier, else none): the
                          classifier's top class joins the prompt when its probability is ≥ 0.1
   --classifier DIR       local ONNX image classifier: model.onnx, labels.txt, optional preprocess.json
                          (e.g. an ImageNet ResNet-50 export as in the original; see README)
-  -n, --negative-prompt TEXT
-  --steps N              denoising steps (default 20)
-  --cfg X                classifier-free guidance scale (default 9.0)
-  --conditioning-scale X ControlNet strength (default 1.0)
-  --added-noise-level N  extra noise on the LR latents, 0–999 (default 900)
-  --init-noise           start from pure noise instead of the LR image
-  --process-size N       shorter side the network runs at least at (default 768)
-  --tile-size N          latent tile size (default 320) --tile-overlap N (default 8)
-  --color-fix MODE       wavelet | adain | none (default wavelet)
-  --scheduler NAME       unipc | ddim | dpmsolver | euler | lcm | ddpm (default unipc)
-  --samples N            average N samples (not in the original; less noise, less detail; default 1)
-  --strength X           img2img start (not in the original): denoise only the last steps·X timesteps, from the
-                         LR latents noised to the first of them, without added noise (default 1: the original)
-  --seed N               random seed (default 0)
+${optionUsage('upscale', 25)}
   --threads N            CPU threads (default: all cores)
 ${runtimeUsage(25)}
   --max-pixels N         refuse larger inputs (default 67108864)
@@ -74,13 +58,10 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
     allowPositionals: true,
     strict: true,
     options: {
-      output: { type: 'string', short: 'o' }, scale: { type: 'string', short: 's' }, model: { type: 'string' }, base: { type: 'string' },
-      prompt: { type: 'string', short: 'p' }, 'added-prompt': { type: 'string' }, 'negative-prompt': { type: 'string', short: 'n' },
-      steps: { type: 'string' }, cfg: { type: 'string' }, 'conditioning-scale': { type: 'string' }, 'added-noise-level': { type: 'string' },
-      'init-noise': { type: 'boolean' }, 'process-size': { type: 'string' }, 'tile-size': { type: 'string' }, 'tile-overlap': { type: 'string' }, samples: { type: 'string' }, strength: { type: 'string' },
-      'color-fix': { type: 'string' }, scheduler: { type: 'string' }, seed: { type: 'string' }, threads: { type: 'string' },
+      ...optionFlags('upscale'),
+      output: { type: 'string', short: 'o' }, model: { type: 'string' }, base: { type: 'string' }, threads: { type: 'string' },
       'max-pixels': { type: 'string' }, 'vae-encoder-tile': { type: 'string' }, 'vae-decoder-tile': { type: 'string' }, 'vae-memory': { type: 'string' }, format: { type: 'string', short: 'f' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' },
-      colorize: { type: 'boolean' }, 'control-type': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'control-type': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       'high-level-info': { type: 'string' }, classifier: { type: 'string' },
       personalized: { type: 'string' }, 'blending-alpha': { type: 'string' }, multiplier: { type: 'string' }, 'lora-alpha-compat': { type: 'string' },
       ...RUNTIME_ARGS,
@@ -93,36 +74,10 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
   if (!positionals.length) throw new UsageError('no input images given');
   if (!v.output) throw new UsageError('-o/--output DIR is required');
   const controlType = choice(v['control-type'], 'control-type', ['realisr', 'grayscale'] as const);
-  if (v.colorize && controlType === 'realisr') throw new UsageError('--colorize contradicts --control-type realisr');
-  const colorize = v.colorize || controlType === 'grayscale';
+  const given = optionsFromFlags(v, 'upscale');
+  if (given.colorize && controlType === 'realisr') throw new UsageError('--colorize contradicts --control-type realisr');
+  const opts = withDoorDefaults(controlType === 'grayscale' ? { ...given, colorize: true } : given);
   const classifierDir = classifierDirOf(v);
-  if (colorize) {
-    // The original's grayscale mode ignores these; refusing them beats silently dropping them.
-    if (v.scale !== undefined && v.scale !== '1') throw new UsageError('--scale: colorization keeps the input size (use 1 or leave it out)');
-    if (v['color-fix'] !== undefined && v['color-fix'] !== 'none') throw new UsageError('--color-fix: colorization keeps the input luma and takes no colour fix');
-    if (v['added-prompt'] !== undefined) throw new UsageError('--added-prompt: colorization uses the prompt alone');
-  }
-  const opts: UpscaleOptions = {
-    colorize,
-    upscale: num(v.scale, 'scale', { int: true, min: 1, max: 16 }) ?? (colorize ? 1 : 4),
-    prompt: v.prompt, addedPrompt: v['added-prompt'], negativePrompt: v['negative-prompt'],
-    steps: num(v.steps, 'steps', { int: true, min: 1, max: 1000 }),
-    guidanceScale: num(v.cfg, 'cfg', { min: 0 }),
-    conditioningScale: num(v['conditioning-scale'], 'conditioning-scale', { min: 0 }),
-    addedNoiseLevel: num(v['added-noise-level'], 'added-noise-level', { int: true, min: 0, max: 999 }),
-    initLatentWithNoise: v['init-noise'],
-    processSize: num(v['process-size'], 'process-size', { int: true, min: 8 }),
-    latentTileSize: num(v['tile-size'], 'tile-size', { int: true, min: 8 }),
-    latentTileOverlap: num(v['tile-overlap'], 'tile-overlap', { int: true, min: 0 }),
-    colorFix: choice(v['color-fix'], 'color-fix', ['wavelet', 'adain', 'none'] as const),
-    scheduler: choice(v.scheduler, 'scheduler', ['unipc', 'ddim', 'dpmsolver', 'euler', 'lcm', 'ddpm'] as SchedulerChoice[]),
-    samples: num(v.samples, 'samples', { int: true, min: 1, max: 64 }),
-    strength: num(v.strength, 'strength', { min: 0.01, max: 1 }),
-    seed: num(v.seed, 'seed', { int: true, min: 0 }),
-  };
-  for (const k of Object.keys(opts) as (keyof UpscaleOptions)[]) if (opts[k] === undefined) delete opts[k];
-  if (opts.latentTileOverlap !== undefined && opts.latentTileOverlap >= (opts.latentTileSize ?? 320))
-    throw new UsageError('--tile-overlap must be smaller than --tile-size');
   const format = choice(v.format, 'format', ['png', 'jpeg', 'webp'] as const) ?? 'png';
   const maxPixels = num(v['max-pixels'], 'max-pixels', { int: true, min: 1 });
   const threads = num(v.threads, 'threads', { int: true, min: 1 });
@@ -149,6 +104,14 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
     throw e;
   }
   const runOptions: UpscaleOptions = { ...(mini ? defaultModelOptions() : {}), ...opts, ...(promptProvider ? { promptProvider } : {}) };
+  try {
+    // Every option, and how they combine with the model's scheduler, checked before any image.
+    pipe.resolveOptions(runOptions);
+  } catch (e) {
+    await pipe.release();
+    await promptProvider?.release?.();
+    throw asUsageError(e);
+  }
   mkdirSync(v.output, { recursive: true });
   const results: { input: string; output?: string; error?: string; seconds: number; size?: [number, number] }[] = [];
   try {

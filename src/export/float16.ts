@@ -29,7 +29,9 @@ import { attr } from '../onnx/encode.ts';
 import { OnnxDataType } from '../onnx/schema.ts';
 import type { OnnxGraph, OnnxNode, OnnxTensor } from '../onnx/types.ts';
 
-export type Precision = 'fp32' | 'fp16';
+/** Compute precisions, in the order the doors list them (the first is the default). */
+export const PRECISIONS = ['fp32', 'fp16'] as const;
+export type Precision = (typeof PRECISIONS)[number];
 
 /** Ops the transform accepts, with the input positions that must stay float32 (ONNX: `scales` of Resize). */
 const FLOAT32_INPUTS: Readonly<Record<string, readonly number[]>> = {

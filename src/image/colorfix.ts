@@ -113,7 +113,9 @@ export function adaptiveInstanceNormalization(target: ImageTensor, source: Image
   return { shape: target.shape, data: out };
 }
 
-export type ColorFix = 'wavelet' | 'adain' | 'none';
+/** The colour fixes, in the order the doors list them. */
+export const COLOR_FIXES = ['wavelet', 'adain', 'none'] as const;
+export type ColorFix = (typeof COLOR_FIXES)[number];
 
 /**
  * The PIL-level `wavelet_color_fix` / `adain_color_fix`: ToTensor, the op, clamp(0,1),

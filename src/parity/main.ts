@@ -6,68 +6,49 @@
  * `parity: N passed, M failed, K not supported`. Exit code 1 when a supported output fails.
  */
 import { pathToFileURL } from 'node:url';
-import { InputError, PasdError, ProviderError } from '../core/errors.ts';
-import { type Precision, checkPrecision, fusedAttentionWorks, probeProvider } from '../engine/compile.ts';
-import type { Provider } from '../runtime/session.ts';
+import { parseArgs } from 'node:util';
+import { RUNTIME_ARGS, UsageError, num, runtimeChoiceOf, runtimeUsage } from '../cli/args.ts';
+import { InputError, PasdError } from '../core/errors.ts';
+import { type RuntimeChoice, fusedAttentionWorks, probeProvider } from '../engine/compile.ts';
 import { FixtureSet } from './fixture-set.ts';
 import { TABLE_HEADER, formatLine, formatSummary, rowCells, runParity, selectCases } from './runner.ts';
 
 export const PARITY_USAGE = `usage: parity <fixture-dir> [--group <group>] [--case <substring>] [--json] [--threads <n>]
-              [--provider cpu|webgpu|cuda] [--precision fp32|fp16]
-  <fixture-dir>   a directory with manifest.json in the ../shared/fixtures format
-  --group         only cases of this group (schedulers, helpers, text, models, models_light, vae, …)
-  --case          only cases whose name contains this
-  --json          print {rows, summary} as JSON instead of the table
-  --threads       onnxruntime intra-op threads for model cases (default: onnxruntime's)
-  --provider      where model cases run: cpu (default), webgpu or cuda
-  --precision     fp32 (default) or fp16 (needs --provider webgpu or cuda; the fixtures' tolerances are fp32's)
+              [--provider NAME] [--precision P]
+  <fixture-dir>          a directory with manifest.json in the ../shared/fixtures format
+  --group G              only cases of this group (schedulers, helpers, text, models, models_light, vae, …)
+  --case S               only cases whose name contains this
+  --json                 print {rows, summary} as JSON instead of the table
+  --threads N            onnxruntime intra-op threads for model cases (default: onnxruntime's)
+${runtimeUsage(25)}
+                         (the fixtures' tolerances are fp32's)
 `;
 
-interface Args {
+interface Args extends RuntimeChoice {
   dir: string;
   group?: string;
   caseFilter?: string;
   json: boolean;
-  threads?: number;
-  provider?: Provider;
-  precision?: Precision;
 }
 
+/** The arguments; a bad one is an InputError (UsageError) naming it. Provider and precision are read as `pasd upscale` reads them. */
 export function parseParityArgs(argv: readonly string[]): Args {
-  const args: Partial<Args> & { json: boolean } = { json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new InputError(`parity: ${a} needs a value`);
-      return v;
-    };
-    if (a === '--group') args.group = value();
-    else if (a === '--case') args.caseFilter = value();
-    else if (a === '--json') args.json = true;
-    else if (a === '--threads') {
-      const n = Number(value());
-      if (!Number.isSafeInteger(n) || n < 1) throw new InputError(`parity: --threads must be a positive integer, got ${argv[i]}`);
-      args.threads = n;
-    } else if (a === '--provider') args.provider = oneOf(a, value(), ['cpu', 'webgpu', 'cuda'] as const);
-    else if (a === '--precision') args.precision = oneOf(a, value(), ['fp32', 'fp16'] as const);
-    else if (a.startsWith('--')) throw new InputError(`parity: unknown option ${a}`);
-    else if (args.dir === undefined) args.dir = a;
-    else throw new InputError(`parity: one fixture directory expected, got "${args.dir}" and "${a}"`);
-  }
-  if (args.dir === undefined) throw new InputError('parity: missing <fixture-dir>');
+  let parsed;
   try {
-    checkPrecision(args.provider, args.precision);
+    parsed = parseArgs({
+      args: [...argv], allowPositionals: true, strict: true,
+      options: { group: { type: 'string' }, case: { type: 'string' }, json: { type: 'boolean' }, threads: { type: 'string' }, ...RUNTIME_ARGS },
+    });
   } catch (e) {
-    if (e instanceof ProviderError) throw new InputError('parity: --precision fp16 needs --provider webgpu or cuda');
-    throw e;
+    throw new UsageError(`parity: ${(e as Error).message}`);
   }
-  return args as Args;
-}
-
-function oneOf<T extends string>(flag: string, v: string, allowed: readonly T[]): T {
-  if (!allowed.includes(v as T)) throw new InputError(`parity: ${flag} must be one of ${allowed.join(', ')}, got "${v}"`);
-  return v as T;
+  const { values: v, positionals } = parsed;
+  if (positionals.length === 0) throw new UsageError('parity: missing <fixture-dir>');
+  if (positionals.length > 1) throw new UsageError(`parity: one fixture directory expected, got "${positionals[0]}" and "${positionals[1]}"`);
+  const args: Args = { json: v.json ?? false, dir: positionals[0], ...runtimeChoiceOf(v, num(v.threads, 'threads', { int: true, min: 1 })) };
+  if (v.group !== undefined) args.group = v.group;
+  if (v.case !== undefined) args.caseFilter = v.case;
+  return args;
 }
 
 /** Runs the CLI; returns the exit code (0: every supported output passes, 1: a failure, 2: bad arguments). */

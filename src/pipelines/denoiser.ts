@@ -30,6 +30,11 @@ export interface DenoiseInputs {
   /** [B, 3, 8h, 8w] in [0, 1] */
   image: Float32Array;
   conditioningScale: number;
+  /**
+   * Crops of `image` per tile, kept by the caller while it denoises that one image (the control
+   * image is the same every step); keyed by the tile's place and size. Absent: cropped anew.
+   */
+  controlCrops?: Map<string, Float32Array>;
 }
 
 export interface TileOptions {
@@ -42,8 +47,6 @@ export interface TileOptions {
 
 export class Denoiser {
   private readonly cache: GraphCache;
-  /** Control-image crops per tile, kept while the same image is denoised (it is the same every step). */
-  private crops: { image: Float32Array; byTile: Map<string, Float32Array> } | null = null;
   /** Control image pixels per latent pixel: 2^(stride-2 stages of the degradation removal module). */
   readonly factor: number;
   constructor(readonly unet: DenoisingUNet, readonly controlnet: ControlNetModel, options: ConstructorParameters<typeof GraphCache>[0]) {
@@ -101,7 +104,7 @@ export class Denoiser {
     for (const [i, t] of tiles.entries()) {
       o.signal?.throwIfAborted();
       const latents = cropTile(x.latents, x.shape, t);
-      const image = this.controlCrop(x.image, [b, 3, this.factor * h, this.factor * w], t);
+      const image = this.controlCrop(x, t);
       const out = await this.run({ ...x, latents, image, shape: [b, c, size, size] });
       onTileOutput?.(t, latents, out);
       acc.add(t, out);
@@ -110,21 +113,19 @@ export class Denoiser {
     return acc.result();
   }
 
-  private controlCrop(image: Float32Array, shape: readonly number[], t: Tile): Float32Array {
-    if (this.crops?.image !== image) this.crops = { image, byTile: new Map() };
+  /** The control image's crop under latent tile `t`, from the caller's per-image crops when it keeps them. */
+  private controlCrop(x: DenoiseInputs, t: Tile): Float32Array {
+    const [b, , h, w] = x.shape;
     const key = `${t.y},${t.x},${t.size}`;
-    let crop = this.crops.byTile.get(key);
-    if (!crop) this.crops.byTile.set(key, crop = cropTile(image, shape, t, this.factor));
+    let crop = x.controlCrops?.get(key);
+    if (!crop) {
+      crop = cropTile(x.image, [b, 3, this.factor * h, this.factor * w], t, this.factor);
+      x.controlCrops?.set(key, crop);
+    }
     return crop;
   }
 
-  /** Drops the control-image crops kept for the image just denoised. */
-  dropControlCrops(): void {
-    this.crops = null;
-  }
-
   release(): Promise<void> {
-    this.crops = null;
     return this.cache.release();
   }
 }

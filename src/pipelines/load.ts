@@ -24,7 +24,7 @@ import type { Module, StoredTensor } from '../nn/module.ts';
 import { ClipTokenizer } from '../tokenizer/clip_tokenizer.ts';
 import { type PersonalizeSpec, personalize } from './personalize.ts';
 import type { DenoisingUNet } from './denoiser.ts';
-import type { UpscaleOptions } from './pasd.ts';
+import { OPTIONS, OPTION_KEYS, type OptionKey, type RunSettings, valueProblem } from './options.ts';
 
 export interface ComponentPaths {
   unet: string;
@@ -103,14 +103,22 @@ export function defaultModelPaths(): ComponentPaths {
   return { unet: c('unet'), controlnet: c('controlnet'), vae: c('vae'), textEncoder: c('text_encoder'), tokenizer: c('tokenizer'), scheduler: c('scheduler') };
 }
 
-/** Options the mini model was trained for (its `defaults.json`: smaller process size, no CFG, …); explicit options override them. */
-export function defaultModelOptions(): Partial<UpscaleOptions> {
+/**
+ * Options the mini model was trained for (its `defaults.json`: smaller process size, no CFG, …;
+ * any run option by its library name, checked against the option table); explicit options override them.
+ */
+export function defaultModelOptions(): Partial<RunSettings> {
   const file = join(MINI_MODEL, 'defaults.json');
   const raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  const known = ['processSize', 'steps', 'guidanceScale', 'addedNoiseLevel', 'conditioningScale', 'latentTileSize', 'colorFix', 'scheduler', 'samples', 'strength'];
-  const bad = Object.keys(raw).filter((k) => !k.startsWith('_') && !known.includes(k));
-  if (bad.length) throw new ConfigError(`${file}: unknown option(s) ${bad.join(', ')}; known: ${known.join(', ')}`);
-  return Object.fromEntries(Object.entries(raw).filter(([k]) => !k.startsWith('_')));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (k.startsWith('_')) continue;
+    if (!(OPTION_KEYS as string[]).includes(k)) throw new ConfigError(`${file}: unknown option ${k}; known: ${OPTION_KEYS.join(', ')}`);
+    const problem = valueProblem(OPTIONS[k as OptionKey], v);
+    if (problem) throw new ConfigError(`${file}: ${k}: ${problem}`);
+    out[k] = v;
+  }
+  return out as Partial<RunSettings>;
 }
 
 function weightsOf(folder: ReturnType<typeof loadModelFolder>): Map<string, StoredTensor> {
@@ -139,6 +147,14 @@ export function isLightUNet(keys: Iterable<string>): boolean {
   return false;
 }
 
+/** The scheduler configs of the component folders (the SD1.5 / colorization defaults where they have none). */
+export function schedulerConfigs(p: ComponentPaths): Pick<PasdComponents, 'schedulerConfig' | 'colorizationSchedulerConfig'> {
+  return {
+    schedulerConfig: readSchedulerConfig(p.scheduler, SD15_SCHEDULER_CONFIG),
+    colorizationSchedulerConfig: readSchedulerConfig(p.colorizationScheduler, COLORIZATION_SCHEDULER_CONFIG),
+  };
+}
+
 export function loadComponents(p: ComponentPaths, options: LoadOptions = {}): PasdComponents {
   const { warn } = options;
   const unetF = loadModelFolder(p.unet);
@@ -163,7 +179,6 @@ export function loadComponents(p: ComponentPaths, options: LoadOptions = {}): Pa
     textEncoder: bind(new CLIPTextModel(parseClipTextConfig(teF.config, `${p.textEncoder}/config.json`, warn)), weights.textEncoder, 'text_encoder', p.textEncoder),
     tokenizer: ClipTokenizer.fromFolder(p.tokenizer),
     light,
-    schedulerConfig: readSchedulerConfig(p.scheduler, SD15_SCHEDULER_CONFIG),
-    colorizationSchedulerConfig: readSchedulerConfig(p.colorizationScheduler, COLORIZATION_SCHEDULER_CONFIG),
+    ...schedulerConfigs(p),
   };
 }

@@ -7,31 +7,23 @@
  */
 import { ConfigError, InputError } from '../core/errors.ts';
 import { type RandomSource, Random } from '../core/random.ts';
-import { type ColorFix, colorFix } from '../image/colorfix.ts';
+import { colorFix } from '../image/colorfix.ts';
 import { type Image, asRgb, fromTensor, toTensor } from '../image/image.ts';
 import { resize, torchvisionResize } from '../image/resample.ts';
 import { samplePosterior } from '../models/autoencoders/autoencoder-kl.ts';
 import type { HostTensor } from '../runtime/session.ts';
-import { type Scheduler, createScheduler } from '../schedulers/index.ts';
+import { SCHEDULER_CHOICES, type Scheduler, type SchedulerChoice, createScheduler } from '../schedulers/index.ts';
 import type { CompileOptions } from '../engine/compile.ts';
-import { COLORIZATION_NEGATIVE_PROMPT, checkColorizationOptions, colorizationPrompt, grayInput, mergeColorization } from './colorize.ts';
+import { colorizationPrompt, grayInput, mergeColorization } from './colorize.ts';
 import { Denoiser } from './denoiser.ts';
 import { type ComponentPaths, type LoadOptions, type PasdComponents, componentPaths, loadComponents } from './load.ts';
+import { type RunSettings, denoisingSteps, resolveOptions } from './options.ts';
 import { type ProcessingSizes, processingSizes } from './sizes.ts';
 import { type PromptProvider, promptSubject, validationPrompt } from '../prompts/provider.ts';
 import type { Tile } from './tiles.ts';
 import { TextStage } from './stages.ts';
 import type { TiledVaeOptions } from './tiled-vae.ts';
 import { type VaeStage, vaeStage } from './vae-stage.ts';
-
-export const DEFAULT_ADDED_PROMPT = 'clean, high-resolution, 8k';
-export const DEFAULT_NEGATIVE_PROMPT = 'blurry, dotted, noise, raster lines, unclear, lowres, over-smoothed';
-
-export type SchedulerChoice = 'unipc' | 'ddim' | 'dpmsolver' | 'euler' | 'lcm' | 'ddpm';
-const SCHEDULER_CLASS: Record<SchedulerChoice, string> = {
-  unipc: 'UniPCMultistepScheduler', ddim: 'DDIMScheduler', dpmsolver: 'DPMSolverMultistepScheduler',
-  euler: 'EulerDiscreteScheduler', lcm: 'LCMScheduler', ddpm: 'DDPMScheduler',
-};
 
 export interface Progress {
   phase: 'encode' | 'denoise' | 'decode' | 'done';
@@ -41,63 +33,22 @@ export interface Progress {
   tiles: number;
 }
 
-/** Options of one run; defaults are the original's (test_pasd.py). */
-export interface UpscaleOptions {
-  upscale?: number;
-  processSize?: number;
-  prompt?: string;
+/**
+ * Options of one run: any of RunSettings (./options.ts: ranges, defaults — the original's, from
+ * test_pasd.py — and help), plus what only a library caller can pass.
+ */
+export interface UpscaleOptions extends Partial<RunSettings> {
   /** High-level information (src/prompts): describes the input, e.g. its ImageNet class, for the prompt. */
   promptProvider?: PromptProvider;
-  addedPrompt?: string;
-  negativePrompt?: string;
-  steps?: number;
-  guidanceScale?: number;
-  conditioningScale?: number;
-  addedNoiseLevel?: number;
-  initLatentWithNoise?: boolean;
-  latentTileSize?: number;
-  latentTileOverlap?: number;
-  colorFix?: ColorFix;
-  /**
-   * Colorization (test_pasd.py `--control_type grayscale`): grey input, colorization prompts
-   * and scheduler, output at the input size with the input's luma. `upscale` must stay 1,
-   * `colorFix` unset or 'none', `addedPrompt` unset; `negativePrompt` defaults to "b&w, color bleeding".
-   */
-  colorize?: boolean;
-  scheduler?: SchedulerChoice;
-  /**
-   * Not in the original: run the whole denoising `samples` times (the random stream continues
-   * from one run to the next; the prompt and the VAE posterior are encoded once) and average
-   * the decoded images before the colour fix. The mean of several samples trades generated
-   * detail for less noise (an estimate of E[image | input]); default 1 (the original's single
-   * sample).
-   */
-  samples?: number;
-  /**
-   * Not in the original: img2img-style start (diffusers' `strength`). Below 1 the run denoises
-   * only the last ⌊steps·strength⌋ timesteps of the schedule, from the LR image's latents noised
-   * to the first of them (no added noise: `addedNoiseLevel` and `initLatentWithNoise` do not
-   * apply), so the input's content survives into the start. Default 1: the original's start.
-   */
-  strength?: number;
-  seed?: number;
   /** Overrides `seed`: where every random draw comes from. */
   random?: RandomSource;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
 }
 
-export interface DenoiseSettings {
-  steps: number;
-  guidanceScale: number;
-  conditioningScale: number;
-  addedNoiseLevel: number;
-  initLatentWithNoise: boolean;
-  latentTileSize: number;
-  latentTileOverlap: number;
-  /** UpscaleOptions.strength; 1 when absent. */
-  strength?: number;
-}
+/** What the denoising loop reads of the options (`strength` 1 when absent). */
+export type DenoiseSettings = Pick<RunSettings, 'steps' | 'guidanceScale' | 'conditioningScale' | 'addedNoiseLevel' | 'initLatentWithNoise' | 'latentTileSize' | 'latentTileOverlap'>
+  & Partial<Pick<RunSettings, 'strength'>>;
 
 /**
  * What repeated runs on one image, prompt and guidance share (`samples` > 1): the prompt
@@ -108,12 +59,14 @@ export interface RunCache {
   posterior?: { mean: Float32Array; logvar: Float32Array };
 }
 
-/** Denoising steps a run makes: `steps`, or ⌊steps·strength⌋ below strength 1 (diffusers img2img); throws when that is 0. */
-export function denoisingSteps(steps: number, strength = 1): number {
-  if (!(strength > 0 && strength <= 1)) throw new InputError(`strength must be in (0, 1], got ${strength}`);
-  const n = Math.min(Math.floor(steps * strength), steps);
-  if (n < 1) throw new InputError(`steps × strength must be at least 1 (got ${steps} × ${strength}); raise --steps or --strength`);
-  return n;
+/** What one call of `run` is given besides the image and settings: its own, never kept on the pipeline. */
+export interface RunContext {
+  scheduler?: SchedulerChoice;
+  colorization?: boolean;
+  random: RandomSource;
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+  cache?: RunCache;
 }
 
 /** The timesteps a run steps through: the schedule's last `denoisingSteps(…)`, with the scheduler's begin index set to the first. */
@@ -122,13 +75,6 @@ function startSchedule(sched: Scheduler, s: DenoiseSettings): readonly number[] 
   if (start > 0) sched.setBeginIndex?.(start);
   return sched.timesteps.slice(start);
 }
-
-export const DEFAULTS = {
-  upscale: 1, processSize: 768, prompt: '', addedPrompt: DEFAULT_ADDED_PROMPT, negativePrompt: DEFAULT_NEGATIVE_PROMPT,
-  steps: 20, guidanceScale: 9, conditioningScale: 1, addedNoiseLevel: 900, initLatentWithNoise: false,
-  latentTileSize: 320, latentTileOverlap: 8, colorFix: 'wavelet' as ColorFix, colorize: false, scheduler: 'unipc' as SchedulerChoice,
-  samples: 1, strength: 1,
-};
 
 /** test_pasd.py: `get_validation_prompt` (user prompt, then the high-level description, ", " after each) + added prompt. */
 export function buildPrompt(prompt: string, added: string, description: string | null = null): string {
@@ -187,7 +133,12 @@ export class PasdPipeline {
   /** A fresh scheduler of the chosen class, from the Real-ISR or the colorization config. */
   scheduler(choice: SchedulerChoice = 'unipc', colorization = false): Scheduler {
     const c = this.components;
-    return createScheduler(SCHEDULER_CLASS[choice], colorization ? c.colorizationSchedulerConfig : c.schedulerConfig);
+    return createScheduler(SCHEDULER_CHOICES.get(choice)!, colorization ? c.colorizationSchedulerConfig : c.schedulerConfig);
+  }
+
+  /** Every option checked and defaulted once (./options.ts), including whether the scheduler takes the steps: nothing fails later per image. */
+  resolveOptions(options: Partial<RunSettings>): RunSettings {
+    return resolveOptions(options, this.components);
   }
 
   /** Prompt embeddings for CFG: [negative, positive] (pipeline order), or [positive]. */
@@ -207,7 +158,6 @@ export class PasdPipeline {
     const n = lshape.reduce((a, b) => a * b, 1);
     let latents: Float32Array;
     const img2img = (s.strength ?? 1) < 1;
-    if (s.initLatentWithNoise && img2img) throw new InputError('strength below 1 starts from the LR image; it cannot be combined with initLatentWithNoise (--init-noise)');
     if (s.initLatentWithNoise) {
       latents = rnd.randn(n);
       rnd.randn(4); // the original's offset noise, drawn then scaled by 0
@@ -228,7 +178,7 @@ export class PasdPipeline {
    */
   async predictNoise(latents: Float32Array, shape: readonly [number, number, number, number], t: number, sched: Scheduler,
     embeds: HostTensor, control: Float32Array, s: DenoiseSettings,
-    hooks: { onTile?: (i: number, n: number) => void; onTileOutput?: (tile: Tile, input: Float32Array, out: Float32Array) => void; signal?: AbortSignal } = {}): Promise<Float32Array> {
+    hooks: { onTile?: (i: number, n: number) => void; onTileOutput?: (tile: Tile, input: Float32Array, out: Float32Array) => void; signal?: AbortSignal; controlCrops?: Map<string, Float32Array> } = {}): Promise<Float32Array> {
     const cfg = embeds.shape[0] === 2;
     const n = latents.length;
     const input = new Float32Array(cfg ? 2 * n : n);
@@ -237,7 +187,7 @@ export class PasdPipeline {
     const scaled = sched.scaleModelInput(input, t);
     const [, c, h, w] = shape;
     const out = await this.denoiser.runTiled(
-      { latents: scaled, shape: [cfg ? 2 : 1, c, h, w], timestep: t, embeds, image: control, conditioningScale: s.conditioningScale },
+      { latents: scaled, shape: [cfg ? 2 : 1, c, h, w], timestep: t, embeds, image: control, conditioningScale: s.conditioningScale, controlCrops: hooks.controlCrops },
       { tileSize: s.latentTileSize, overlap: s.latentTileOverlap, onTile: hooks.onTile, signal: hooks.signal },
       hooks.onTileOutput,
     );
@@ -248,8 +198,7 @@ export class PasdPipeline {
   }
 
   /** Runs the network on an image already at its network size (multiples of the VAE factor): the pipeline's __call__. */
-  async run(image: Image, prompt: string, negative: string, s: DenoiseSettings,
-    o: { scheduler?: SchedulerChoice; colorization?: boolean; random: RandomSource; onProgress?: (p: Progress) => void; signal?: AbortSignal; cache?: RunCache }): Promise<Float32Array> {
+  async run(image: Image, prompt: string, negative: string, s: DenoiseSettings, o: RunContext): Promise<Float32Array> {
     const { width: W, height: H } = image;
     if (W % this.factor || H % this.factor) throw new InputError(`PASD runs on sizes that are multiples of ${this.factor}, got ${W}×${H}`);
     const sched = this.scheduler(o.scheduler, o.colorization);
@@ -265,67 +214,61 @@ export class PasdPipeline {
     const control = new Float32Array(cfg ? 2 * tensor.data.length : tensor.data.length);
     control.set(tensor.data);
     if (cfg) control.set(tensor.data, tensor.data.length);
+    // The control image is the same every step: its tile crops are made once for this run.
+    const controlCrops = new Map<string, Float32Array>();
     let latents = init;
-    try {
-      for (const [i, t] of timesteps.entries()) {
-        o.signal?.throwIfAborted();
-        const noise = await this.predictNoise(latents, shape, t, sched, embeds, control, s, {
-          signal: o.signal, onTile: (tile, tiles) => report({ phase: 'denoise', step: i + 1, tile, tiles }),
-        });
-        latents = sched.step(noise, t, latents, { generator: o.random }).prevSample;
-      }
-    } finally {
-      this.denoiser.dropControlCrops();
+    for (const [i, t] of timesteps.entries()) {
+      o.signal?.throwIfAborted();
+      const noise = await this.predictNoise(latents, shape, t, sched, embeds, control, s, {
+        signal: o.signal, controlCrops, onTile: (tile, tiles) => report({ phase: 'denoise', step: i + 1, tile, tiles }),
+      });
+      latents = sched.step(noise, t, latents, { generator: o.random }).prevSample;
     }
     report({ phase: 'decode', step: timesteps.length });
     const { image: out } = await this.vae.decode(latents, shape);
     return out;
   }
 
-  /** The main job: LR photo → restored image of size input × upscale (or, colorizing, the input recoloured). */
-  async upscale(input: Image, options: UpscaleOptions = {}): Promise<Image> {
-    asRgb(input, 'input image');
-    const o = { ...DEFAULTS, ...options };
-    const colorize = o.colorize;
-    if (colorize) checkColorizationOptions(options);
-    const { source, image: img, sizes } = networkInput(input, { ...o, multiple: this.factor });
-    const random = options.random ?? new Random(options.seed ?? 0);
-    const settings: DenoiseSettings = {
-      steps: o.steps, guidanceScale: o.guidanceScale, conditioningScale: o.conditioningScale, addedNoiseLevel: o.addedNoiseLevel,
-      initLatentWithNoise: o.initLatentWithNoise, latentTileSize: o.latentTileSize, latentTileOverlap: o.latentTileOverlap,
-      strength: o.strength,
-    };
-    const steps = denoisingSteps(o.steps, o.strength);
-    // The original describes the image as opened (grey when colorizing), before any resize.
-    const description = (await o.promptProvider?.describe(source)) ?? null;
-    const prompt = colorize ? colorizationPrompt(promptSubject(o.prompt, description)) : buildPrompt(o.prompt, o.addedPrompt, description);
-    const negative = colorize ? (options.negativePrompt ?? COLORIZATION_NEGATIVE_PROMPT) : o.negativePrompt;
-    if (!(Number.isInteger(o.samples) && o.samples >= 1)) throw new InputError(`samples must be a positive integer, got ${o.samples}`);
-    // With several samples, progress counts the steps of all of them (one bar, not one per
-    // sample): the first sample's encode, every denoising step, the last sample's decode.
-    const last = o.samples - 1;
+  /**
+   * The mean of `settings.samples` runs (one run: the original). The random stream continues
+   * from one run to the next; the prompt and the posterior are encoded once (RunCache).
+   */
+  async meanOfSamples(image: Image, prompt: string, negative: string, settings: RunSettings, o: Omit<RunContext, 'cache' | 'scheduler' | 'colorization'>): Promise<Float32Array> {
+    const n = settings.samples;
+    const steps = denoisingSteps(settings.steps, settings.strength);
     const cache: RunCache = {};
-    const sample = (k: number) => this.run(img, prompt, negative, settings, {
-      scheduler: o.scheduler, colorization: colorize, random, signal: o.signal, cache,
-      onProgress: o.onProgress && ((p) => {
-        if (p.phase === 'denoise' || (p.phase === 'encode' && k === 0) || (p.phase === 'decode' && k === last))
-          o.onProgress!({ ...p, step: k * steps + p.step, steps: o.samples * steps });
-      }),
+    const sample = (k: number) => this.run(image, prompt, negative, settings, {
+      scheduler: settings.scheduler, colorization: settings.colorize, random: o.random, signal: o.signal, cache,
+      onProgress: o.onProgress && sampleProgress(k, n, steps, o.onProgress),
     });
     const out = await sample(0);
-    for (let k = 1; k < o.samples; k++) {
+    for (let k = 1; k < n; k++) {
       const more = await sample(k);
       for (let i = 0; i < out.length; i++) out[i] += more[i];
     }
-    if (o.samples > 1) for (let i = 0; i < out.length; i++) out[i] /= o.samples;
+    if (n > 1) for (let i = 0; i < out.length; i++) out[i] /= n;
+    return out;
+  }
+
+  /** The main job: LR photo → restored image of size input × upscale (or, colorizing, the input recoloured). */
+  async upscale(input: Image, options: UpscaleOptions = {}): Promise<Image> {
+    asRgb(input, 'input image');
+    const o = this.resolveOptions(options);
+    const { source, image: img, sizes } = networkInput(input, { ...o, multiple: this.factor });
+    // The original describes the image as opened (grey when colorizing), before any resize.
+    const description = (await options.promptProvider?.describe(source)) ?? null;
+    const prompt = o.colorize ? colorizationPrompt(promptSubject(o.prompt, description)) : buildPrompt(o.prompt, o.addedPrompt, description);
+    const random = options.random ?? new Random(o.seed);
+    const out = await this.meanOfSamples(img, prompt, o.negativePrompt, o, { random, signal: options.signal, onProgress: options.onProgress });
     const generated = fromTensor({ data: out, shape: [1, 3, img.height, img.width] }, 'round');
     let result: Image;
-    if (colorize) result = mergeColorization(source, generated);
+    if (o.colorize) result = mergeColorization(source, generated);
     else {
       result = colorFix(o.colorFix, generated, img);
       if (result.width !== sizes.output[0] || result.height !== sizes.output[1]) result = resize(result, sizes.output[0], sizes.output[1], 'bicubic');
     }
-    o.onProgress?.({ phase: 'done', step: o.samples * steps, steps: o.samples * steps, tile: 0, tiles: 0 });
+    const total = o.samples * denoisingSteps(o.steps, o.strength);
+    options.onProgress?.({ phase: 'done', step: total, steps: total, tile: 0, tiles: 0 });
     return result;
   }
 
@@ -334,4 +277,15 @@ export class PasdPipeline {
     await this.vae.release();
     await this.denoiser.release();
   }
+}
+
+/**
+ * Sample `k` of `n`'s progress as part of one bar over all of them: its denoising steps count
+ * after the earlier samples'; only the first sample's encode and the last one's decode show.
+ */
+function sampleProgress(k: number, n: number, steps: number, report: (p: Progress) => void): (p: Progress) => void {
+  return (p) => {
+    if (p.phase === 'denoise' || (p.phase === 'encode' && k === 0) || (p.phase === 'decode' && k === n - 1))
+      report({ ...p, step: k * steps + p.step, steps: n * steps });
+  };
 }

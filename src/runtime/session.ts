@@ -8,7 +8,9 @@ export interface HostTensor {
   readonly data: HostArray;
 }
 
-export type Provider = 'cpu' | 'cuda' | 'webgpu';
+/** Where graphs run, in the order the doors list them (the first is the default). */
+export const PROVIDERS = ['cpu', 'webgpu', 'cuda'] as const;
+export type Provider = (typeof PROVIDERS)[number];
 
 export interface SessionOptions {
   provider?: Provider;

@@ -16,6 +16,11 @@ import { UniPCMultistepScheduler } from './unipc.ts';
 export type { FloatArray, Scheduler, StepOptions, StepOutput } from './common.ts';
 export { DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler, LCMScheduler, UniPCMultistepScheduler };
 
+/**
+ * Every scheduler, by diffusers class name, in the order the doors list them (the first is the
+ * pipeline's default). Adding one here is all it takes: each class carries the short name the
+ * CLI, the server and the page offer (`static choice`), and those lists derive from this one.
+ */
 export const SCHEDULERS = {
   UniPCMultistepScheduler,
   DDIMScheduler,
@@ -25,6 +30,13 @@ export const SCHEDULERS = {
   DDPMScheduler,
 } as const;
 export type SchedulerName = keyof typeof SCHEDULERS;
+/** A scheduler's short name (`unipc`, `ddim`, …). */
+export type SchedulerChoice = (typeof SCHEDULERS)[SchedulerName]['choice'];
+
+/** Short name → class name, in registry order. */
+export const SCHEDULER_CHOICES: ReadonlyMap<SchedulerChoice, SchedulerName> = new Map(
+  (Object.keys(SCHEDULERS) as SchedulerName[]).map((name) => [SCHEDULERS[name].choice, name]),
+);
 
 /** `<className>.from_config(config)`; throws ConfigError for a class we do not implement. */
 export function createScheduler(className: string, config: unknown, warn?: Warn): Scheduler {

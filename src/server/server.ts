@@ -18,10 +18,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { UpscaleOptions } from '../pipelines/pasd.ts';
+import { schedulerConfigs } from '../pipelines/load.ts';
 import { HttpError } from './errors.ts';
 import { DEFAULT_STORE_LIMITS, type Job, JobQueue, type StoreLimits, isFinal } from './jobs.ts';
-import { DEFAULT_OPTION_LIMITS, type OptionLimits, parseJobOptions } from './options.ts';
+import { DEFAULT_OPTION_LIMITS, type ModelOptions, type OptionLimits, parseJobOptions } from './options.ts';
 import { type Runner, type WorkerModel, WorkerRunner } from './runner.ts';
 import { type StaticFile, loadStaticFiles } from './static.ts';
 import { decodeUpload, parseUpload, readBody } from './upload.ts';
@@ -66,7 +66,7 @@ export class PasdServer {
   readonly queue: JobQueue;
   private readonly files: Map<string, StaticFile>;
   private readonly tokenDigest: Buffer | null;
-  private readonly modelDefaults: Map<string, Partial<UpscaleOptions>>;
+  private readonly modelOptions: Map<string, ModelOptions>;
   private readonly limits: Required<Pick<ServerConfig, 'host' | 'port' | 'maxUploadBytes' | 'maxPixels' | 'maxOutputPixels'>>;
   private readonly started = Date.now();
   private closing = false;
@@ -80,9 +80,9 @@ export class PasdServer {
       maxUploadBytes: config.maxUploadBytes ?? SERVER_DEFAULTS.maxUploadBytes, maxPixels: config.maxPixels ?? SERVER_DEFAULTS.maxPixels,
       maxOutputPixels: config.maxOutputPixels ?? SERVER_DEFAULTS.maxOutputPixels,
     };
-    this.modelDefaults = new Map(config.models.map((m) => [m.name, m.defaults]));
+    this.modelOptions = new Map(config.models.map((m) => [m.name, { defaults: m.defaults, schedulers: schedulerConfigs(m.paths) }]));
     this.tokenDigest = config.token ? digest(config.token) : null;
-    this.files = config.staticFiles ?? loadStaticFiles();
+    this.files = config.staticFiles ?? loadStaticFiles(undefined, config.optionLimits);
     this.queue = new JobQueue(config.runner ?? new WorkerRunner(config.models, { threads: config.threads }), { ...DEFAULT_STORE_LIMITS, ...config.store }, Date.now, config.log);
     this.http = createServer({ requestTimeout: 120_000, headersTimeout: 20_000 }, (req, res) => {
       this.handle(req, res).catch((e: Error) => this.fail(res, e));
@@ -182,7 +182,7 @@ export class PasdServer {
     const { options, image } = await this.withUploadSlot(async () => {
       const body = await readBody(req, this.limits.maxUploadBytes);
       const upload = await parseUpload(req.headers['content-type'], body, url.searchParams);
-      const options = parseJobOptions(upload.options, this.modelDefaults, this.config.optionLimits ?? DEFAULT_OPTION_LIMITS);
+      const options = parseJobOptions(upload.options, this.modelOptions, this.config.optionLimits ?? DEFAULT_OPTION_LIMITS);
       return { options, image: await decodeUpload(upload.image, this.limits.maxPixels) };
     });
     const { width: w, height: h } = image.rgb;

@@ -65,7 +65,7 @@ test('pasd serve --provider webgpu without an adapter: exit 3 before listening',
 test('pasd parity: --provider / --precision parsed and checked; webgpu without an adapter is one ProviderError', async () => {
   assert.deepEqual(parseParityArgs([FIXTURES, '--provider', 'webgpu', '--precision', 'fp16', '--group', 'vae']), { json: false, dir: FIXTURES, provider: 'webgpu', precision: 'fp16', group: 'vae' });
   assert.throws(() => parseParityArgs([FIXTURES, '--precision', 'fp16']), (e: unknown) => e instanceof InputError && /needs --provider webgpu or cuda/.test(e.message));
-  assert.throws(() => parseParityArgs([FIXTURES, '--provider', 'tpu']), (e: unknown) => e instanceof InputError && /--provider must be one of cpu, webgpu, cuda/.test(e.message));
+  assert.throws(() => parseParityArgs([FIXTURES, '--provider', 'tpu']), (e: unknown) => e instanceof InputError && /--provider: expected one of cpu, webgpu, cuda/.test(e.message));
   assert.equal(await parityMain([FIXTURES, '--provider', 'gpu'], () => {}), 2);
   if (noWebGpu) {
     const r = pasd('parity', FIXTURES, '--group', 'vae', '--provider', 'webgpu');

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { InputError } from '../../src/core/errors.ts';
 import { Random } from '../../src/core/random.ts';
 import { fromTensor, makeImage } from '../../src/image/image.ts';
-import { DEFAULTS, PasdPipeline, buildPrompt, networkInput, type DenoiseSettings } from '../../src/pipelines/pasd.ts';
+import { DEFAULTS } from '../../src/pipelines/options.ts';
+import { PasdPipeline, buildPrompt, networkInput, type DenoiseSettings } from '../../src/pipelines/pasd.ts';
 import { FIXTURES, modelDir } from '../parity/fixtures.ts';
 
 const tinyPipeline = () => PasdPipeline.fromFolders({

@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { InputError } from '../../src/core/errors.ts';
 import { makeImage } from '../../src/image/image.ts';
-import { PasdPipeline, type SchedulerChoice, denoisingSteps } from '../../src/pipelines/pasd.ts';
+import { denoisingSteps } from '../../src/pipelines/options.ts';
+import { PasdPipeline } from '../../src/pipelines/pasd.ts';
+import type { SchedulerChoice } from '../../src/schedulers/index.ts';
 import type { FloatArray, Scheduler, StepOptions, StepOutput } from '../../src/schedulers/common.ts';
 import { FIXTURES, modelDir } from '../parity/fixtures.ts';
 
@@ -59,7 +61,7 @@ for (const scheduler of ['unipc', 'ddim'] as const) {
       assert.deepEqual(seen.steppedAt, seen.schedule, 'strength 1: the whole schedule');
       assert.deepEqual(seen.noisedAt, [seen.schedule[0], 900], 'the original start: first timestep, then the added noise level');
       await assert.rejects(pipe.upscale(makeImage(12, 8, 3), { ...o, strength: 0.5, initLatentWithNoise: true }),
-        (e: unknown) => e instanceof InputError && /init-noise/.test(e.message));
+        (e: unknown) => e instanceof InputError && /initLatentWithNoise/.test(e.message));
     } finally {
       await pipe.release();
     }

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { type Image, makeImage } from '../../src/image/image.ts';
 import { colorizationPrompt } from '../../src/pipelines/colorize.ts';
-import { DEFAULT_ADDED_PROMPT, PasdPipeline, buildPrompt } from '../../src/pipelines/pasd.ts';
+import { DEFAULT_ADDED_PROMPT } from '../../src/pipelines/options.ts';
+import { PasdPipeline, buildPrompt } from '../../src/pipelines/pasd.ts';
 import { type PromptProvider, promptSubject, validationPrompt } from '../../src/prompts/provider.ts';
 import { FIXTURES, modelDir } from '../parity/fixtures.ts';
 
