@@ -53,10 +53,10 @@ export interface RunSettings {
 }
 export type OptionKey = keyof RunSettings;
 
-/** Where an option is offered: `pasd upscale`, `pasd eval`, the server's JSON, the page's form. */
-export type Door = 'upscale' | 'eval' | 'server' | 'page';
+/** Where an option is offered: `pasd upscale`, `pasd eval`, the server's JSON (the page's form: `page`). */
+export type Door = 'upscale' | 'eval' | 'server';
 
-/** How the page shows a field: in the main group or under "More", with its label. */
+/** The option's field on the page (the server's form): in the main group or under "More", with its label. */
 export interface PageField {
   at: 'main' | 'more';
   label: string;
@@ -84,7 +84,7 @@ export type ChoiceSpec<V extends string = string> = Common<V> & { kind: 'choice'
 export type OptionSpec = NumberSpec | StringSpec | BooleanSpec | ChoiceSpec;
 type SpecOf<V> = [V] extends [number] ? NumberSpec : [V] extends [boolean] ? BooleanSpec : [V] extends [ColorFix | SchedulerChoice] ? ChoiceSpec<V & string> : StringSpec;
 
-const ALL: readonly Door[] = ['upscale', 'eval', 'server', 'page'];
+const ALL: readonly Door[] = ['upscale', 'eval', 'server'];
 const CLI_AND_SERVER: readonly Door[] = ['upscale', 'server'];
 const MAX_TEXT = 2000;
 
@@ -92,20 +92,20 @@ const MAX_TEXT = 2000;
 export const OPTIONS: { readonly [K in OptionKey]: SpecOf<RunSettings[K]> } = {
   upscale: {
     // The library's default, 1; the doors scale by DOOR_SCALE unless colorizing (withDoorDefaults).
-    flag: 'scale', short: 's', kind: 'number', int: true, min: 1, max: 16, default: 1, doors: ['upscale', 'server', 'page'],
+    flag: 'scale', short: 's', kind: 'number', int: true, min: 1, max: 16, default: 1, doors: CLI_AND_SERVER,
     help: 'upscale factor (default 4; colorization: 1)', page: { at: 'main', label: 'Scale', value: 2 },
   },
   steps: { flag: 'steps', kind: 'number', int: true, min: 1, max: 1000, default: 20, doors: ALL, help: 'denoising steps', page: { at: 'main', label: 'Steps' } },
   guidanceScale: { flag: 'cfg', kind: 'number', min: 0, max: 50, default: 9, doors: ALL, help: 'classifier-free guidance scale', page: { at: 'main', label: 'CFG', step: 0.1 } },
   conditioningScale: {
-    flag: 'conditioning-scale', kind: 'number', min: 0, max: 10, default: 1, doors: ['upscale', 'server', 'page'], help: 'ControlNet strength',
+    flag: 'conditioning-scale', kind: 'number', min: 0, max: 10, default: 1, doors: CLI_AND_SERVER, help: 'ControlNet strength',
     page: { at: 'main', label: 'Conditioning scale', step: 0.05 },
   },
   addedNoiseLevel: {
     flag: 'added-noise-level', kind: 'number', int: true, min: 0, max: 999, default: 900, doors: ALL, help: 'extra noise on the LR latents',
     page: { at: 'main', label: 'Added noise level' },
   },
-  seed: { flag: 'seed', kind: 'number', int: true, min: 0, max: Number.MAX_SAFE_INTEGER, default: 0, doors: ['upscale', 'server', 'page'], help: 'random seed', page: { at: 'main', label: 'Seed' } },
+  seed: { flag: 'seed', kind: 'number', int: true, min: 0, max: Number.MAX_SAFE_INTEGER, default: 0, doors: CLI_AND_SERVER, help: 'random seed', page: { at: 'main', label: 'Seed' } },
   colorFix: {
     flag: 'color-fix', arg: 'MODE', kind: 'choice', choices: COLOR_FIXES, default: 'wavelet', doors: ALL, help: 'colour fix after decoding',
     page: { at: 'main', label: 'Color fix' },
@@ -113,7 +113,7 @@ export const OPTIONS: { readonly [K in OptionKey]: SpecOf<RunSettings[K]> } = {
   prompt: { flag: 'prompt', short: 'p', kind: 'string', maxLength: MAX_TEXT, default: '', doors: ALL, help: 'prompt describing the image', page: { at: 'main', label: 'Prompt' } },
   addedPrompt: { flag: 'added-prompt', kind: 'string', maxLength: MAX_TEXT, default: DEFAULT_ADDED_PROMPT, doors: CLI_AND_SERVER, help: 'appended to the prompt' },
   negativePrompt: {
-    flag: 'negative-prompt', short: 'n', kind: 'string', maxLength: MAX_TEXT, default: DEFAULT_NEGATIVE_PROMPT, doors: ['upscale', 'server', 'page'],
+    flag: 'negative-prompt', short: 'n', kind: 'string', maxLength: MAX_TEXT, default: DEFAULT_NEGATIVE_PROMPT, doors: CLI_AND_SERVER,
     help: `negative prompt; colorizing, "${COLORIZATION_NEGATIVE_PROMPT}" unless given`, page: { at: 'more', label: 'Negative prompt' },
   },
   processSize: {

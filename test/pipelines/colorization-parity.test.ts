@@ -77,7 +77,7 @@ for (const c of cases) {
   });
 
   test(`${c.name}: options that make no sense are refused by name`, async () => {
-    await assert.rejects(pipe.upscale(input, { colorize: true, upscale: 4 }), /upscale must be 1/);
+    await assert.rejects(pipe.upscale(input, { colorize: true, upscale: 4 }), /upscale: colorization keeps the input size/);
     await assert.rejects(pipe.upscale(input, { colorize: true, colorFix: 'wavelet' }), /colorFix: .*got 'wavelet'/);
     await assert.rejects(pipe.upscale(input, { colorize: true, addedPrompt: '8k' }), /addedPrompt/);
   });
