@@ -38,17 +38,17 @@ const tiled = new TiledVae(vae, {
 const MiB = 2 ** 20;
 const rssBefore = process.resourceUsage().maxRSS * 1024;
 const t0 = performance.now();
+let run;
 if (encode) {
   const image = Float32Array.from({ length: 3 * size * size }, (_, i) => 0.5 + 0.4 * Math.sin(i * 0.013));
-  await tiled.encode(image, [1, 3, size, size]);
+  ({ run } = await tiled.encode(image, [1, 3, size, size]));
 } else {
   const s = size / 8;
   const latents = Float32Array.from({ length: 4 * s * s }, (_, i) => 0.8 * Math.sin(i * 0.37));
-  await tiled.decode(latents, [1, 4, s, s]);
+  ({ run } = await tiled.decode(latents, [1, 4, s, s]));
 }
 const ms = performance.now() - t0;
 await tiled.release();
-const run = tiled.lastRun!;
 const result: BenchResult = {
   name: `tiled VAE ${encode ? 'encode' : 'decode'} ${size}² (${model.split('/').pop()}, tile ${tile}, budget ${budgetMiB} MiB)`,
   timing: { minMs: ms, medianMs: ms, iters: 1 },

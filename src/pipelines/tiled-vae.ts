@@ -64,7 +64,7 @@ interface Act {
   readonly scale: number;
 }
 
-/** What the last encode/decode did (for progress reports, benchmarks and tests). */
+/** What one encode/decode did (for progress reports, benchmarks and tests). */
 export interface TiledVaeRun {
   /** Per-tile graph runs of the conv segments, and the largest tile grid of one segment. */
   tiles: number;
@@ -78,14 +78,19 @@ export interface TiledVaeRun {
 
 const DEFAULTS = { encoderTileSize: 512, decoderTileSize: 64, memoryBudgetBytes: 1 << 30 };
 
+/** One encode or decode's own state, passed down its calls: never kept on the TiledVae, so calls may overlap. */
+interface Pass {
+  readonly pool: MapPool;
+  /** The tile side at the model input's resolution. */
+  readonly tile: number;
+  readonly run: TiledVaeRun;
+}
+
 export class TiledVae implements VaeStage {
   /** Kept graphs (keepGraphs), else null. */
   private readonly cache: GraphCache | null;
   private readonly compile: CompileOptions;
   private readonly opts: Required<Omit<TiledVaeOptions, 'spillDir'>> & Pick<TiledVaeOptions, 'spillDir'>;
-  private pool: MapPool | null = null;
-  private tile = 0;
-  lastRun: TiledVaeRun | null = null;
 
   constructor(readonly vae: AutoencoderKL, options: TiledVaeOptions & CompileOptions = {}) {
     const { encoderTileSize, decoderTileSize, memoryBudgetBytes, spillDir, keepGraphs, ...compile } = options;
@@ -106,23 +111,23 @@ export class TiledVae implements VaeStage {
     return this.vae.config.scalingFactor;
   }
 
-  /** image [1, 3, H, W] in [0, 1] → posterior mean and logvar of `image·2 − 1` (VaeStage.encode). */
-  encode(image: Float32Array, shape: readonly number[]): Promise<{ mean: Float32Array; logvar: Float32Array; shape: number[] }> {
+  /** image [1, 3, H, W] in [0, 1] → posterior mean and logvar of `image·2 − 1` (VaeStage.encode); `run`: what the pass did. */
+  encode(image: Float32Array, shape: readonly number[]): Promise<{ mean: Float32Array; logvar: Float32Array; shape: number[]; run: TiledVaeRun }> {
     return this.encodeWith(image, shape, true);
   }
 
   /** image [1, 3, H, W] already in [-1, 1] → posterior mean and clamped logvar (AutoencoderKL.encode). */
-  encodeRaw(image: Float32Array, shape: readonly number[]): Promise<{ mean: Float32Array; logvar: Float32Array; shape: number[] }> {
+  encodeRaw(image: Float32Array, shape: readonly number[]): Promise<{ mean: Float32Array; logvar: Float32Array; shape: number[]; run: TiledVaeRun }> {
     return this.encodeWith(image, shape, false);
   }
 
   /** latents [1, 4, h, w] (scaled; divided by the scaling factor here) → image in [0, 1], clamped (VaeStage.decode). */
-  decode(latents: Float32Array, shape: readonly number[]): Promise<{ image: Float32Array; shape: number[] }> {
+  decode(latents: Float32Array, shape: readonly number[]): Promise<{ image: Float32Array; shape: number[]; run: TiledVaeRun }> {
     return this.decodeWith(latents, shape, true);
   }
 
   /** latent [1, 4, h, w] already divided by the scaling factor → raw decoder output (AutoencoderKL.decode). */
-  decodeRaw(latent: Float32Array, shape: readonly number[]): Promise<{ image: Float32Array; shape: number[] }> {
+  decodeRaw(latent: Float32Array, shape: readonly number[]): Promise<{ image: Float32Array; shape: number[]; run: TiledVaeRun }> {
     return this.decodeWith(latent, shape, false);
   }
 
@@ -134,27 +139,27 @@ export class TiledVae implements VaeStage {
     const c = this.vae.config, enc = this.vae.encoder;
     const [, , H, W] = this.checkInput('encode', image, shape, c.inChannels);
     const down = (n: number) => enc.down_blocks.items.reduce((m, b) => (b.downsamplers ? Math.floor(m / 2) : m), n);
-    return this.session(this.opts.encoderTileSize, async () => {
-      if (this.fitsWhole(H, W, down(H) * down(W))) {
-        const out = await this.whole(`enc.${from01 ? '01' : 'raw'}`, shape, image, (x) => {
+    return this.pass(this.opts.encoderTileSize, async (p) => {
+      if (this.fitsWhole(p, H, W, down(H) * down(W))) {
+        const out = await this.whole(p, `enc.${from01 ? '01' : 'raw'}`, shape, image, (x) => {
           const p = this.vae.encode(from01 ? x.mul(2).sub(1) : x);
           return { mean: p.mean, logvar: p.logvar };
         });
         return { mean: out.mean.data as Float32Array, logvar: out.logvar.data as Float32Array, shape: [...out.mean.shape] };
       }
-      let x = await this.segment({
+      let x = await this.segment(p, {
         key: `enc.conv_in.${from01 ? '01' : 'raw'}`, kind: 'conv', norm: null, conv: enc.conv_in,
         prelude: from01 ? (t) => t.mul(2).sub(1) : undefined,
       }, { map: FeatureMap.inMemory(c.inChannels, H, W, toChannelsLast(image, c.inChannels, H, W)), stats: null, scale: 1 }, null);
       for (const [i, b] of enc.down_blocks.items.entries()) {
         for (const [j, r] of b.resnets.items.entries()) {
           const down = j === b.resnets.length - 1 && b.downsamplers ? b.downsamplers.at(0).conv : null;
-          x = await this.resnet(`enc.down.${i}.${j}`, r, x, down ? { kind: 'resDown', conv: down } : null);
+          x = await this.resnet(p, `enc.down.${i}.${j}`, r, x, down ? { kind: 'resDown', conv: down } : null);
         }
       }
-      x = await this.midBlock('enc.mid', enc.mid_block, x);
+      x = await this.midBlock(p, 'enc.mid', enc.mid_block, x);
       const quant = this.vae.quant_conv;
-      const moments = await this.segment({
+      const moments = await this.segment(p, {
         key: 'enc.out', kind: 'conv', norm: enc.conv_norm_out, conv: enc.conv_out, post: quant ? (t) => quant.forward(t) : undefined,
       }, x, null, true);
       // moments [2·latent, h, w]: mean then logvar channels (DiagonalGaussianDistribution).
@@ -169,29 +174,29 @@ export class TiledVae implements VaeStage {
   private async decodeWith(latents: Float32Array, shape: readonly number[], scaled: boolean) {
     const c = this.vae.config, dec = this.vae.decoder, pq = this.vae.post_quant_conv, sf = this.scalingFactor;
     const [, , h, w] = this.checkInput('decode', latents, shape, c.latentChannels);
-    return this.session(this.opts.decoderTileSize, async () => {
-      if (this.fitsWhole(h, w, h * w)) {
-        const out = await this.whole(`dec.${scaled ? 'scaled' : 'raw'}`, shape, latents, (z) => {
+    return this.pass(this.opts.decoderTileSize, async (p) => {
+      if (this.fitsWhole(p, h, w, h * w)) {
+        const out = await this.whole(p, `dec.${scaled ? 'scaled' : 'raw'}`, shape, latents, (z) => {
           const img = this.vae.decode(scaled ? z.div(sf) : z);
           return { image: scaled ? img.div(2).add(0.5).clip(0, 1) : img };
         });
         return { image: out.image.data as Float32Array, shape: [...out.image.shape] };
       }
-      let x = await this.segment({
+      let x = await this.segment(p, {
         key: `dec.conv_in.${scaled ? 'scaled' : 'raw'}`, kind: 'conv', norm: null, conv: dec.conv_in,
         prelude: (t) => {
           const z = scaled ? t.div(sf) : t;
           return pq ? pq.forward(z) : z;
         },
       }, { map: FeatureMap.inMemory(c.latentChannels, h, w, toChannelsLast(latents, c.latentChannels, h, w)), stats: null, scale: 1 }, null);
-      x = await this.midBlock('dec.mid', dec.mid_block, x);
+      x = await this.midBlock(p, 'dec.mid', dec.mid_block, x);
       for (const [i, b] of dec.up_blocks.items.entries()) {
         for (const [j, r] of b.resnets.items.entries()) {
           const up = j === b.resnets.length - 1 && b.upsamplers ? b.upsamplers.at(0).conv : null;
-          x = await this.resnet(`dec.up.${i}.${j}`, r, x, up ? { kind: 'resUp', conv: up } : null);
+          x = await this.resnet(p, `dec.up.${i}.${j}`, r, x, up ? { kind: 'resUp', conv: up } : null);
         }
       }
-      const out = await this.segment({
+      const out = await this.segment(p, {
         key: `dec.out.${scaled ? '01' : 'raw'}`, kind: 'conv', norm: dec.conv_norm_out, conv: dec.conv_out,
         post: scaled ? (t) => t.div(2).add(0.5).clip(0, 1) : undefined,
       }, x, null, true);
@@ -201,18 +206,16 @@ export class TiledVae implements VaeStage {
     });
   }
 
-  /** Runs one encode/decode with a fresh map pool; `tile` is the tile side at the model input's resolution. */
-  private async session<T>(tile: number, fn: () => Promise<T>): Promise<T> {
-    this.pool = new MapPool(this.opts.memoryBudgetBytes, this.opts.spillDir);
-    this.tile = tile;
-    this.lastRun = { tiles: 0, maxGrid: [1, 1], attentionChunks: [1, 1], peakMapBytes: 0, spilled: false };
+  /** Runs one encode/decode as a pass of its own (fresh map pool, its own record); `tile` is the tile side at the model input's resolution. */
+  private async pass<T>(tile: number, fn: (p: Pass) => Promise<T>): Promise<T & { run: TiledVaeRun }> {
+    const p: Pass = { pool: new MapPool(this.opts.memoryBudgetBytes, this.opts.spillDir), tile, run: { tiles: 0, maxGrid: [1, 1], attentionChunks: [1, 1], peakMapBytes: 0, spilled: false } };
     try {
-      return await fn();
+      const out = await fn(p);
+      return { ...out, run: p.run };
     } finally {
-      this.lastRun.peakMapBytes = this.pool.peakRam;
-      this.lastRun.spilled = this.pool.spilled;
-      this.pool.dispose();
-      this.pool = null;
+      p.run.peakMapBytes = p.pool.peakRam;
+      p.run.spilled = p.pool.spilled;
+      p.pool.dispose();
     }
   }
 
@@ -220,13 +223,13 @@ export class TiledVae implements VaeStage {
    * Whether the input fits one tile and the attention over `tokens` latent pixels fits the
    * budget: then the plain untiled graph (as VaeStage runs it) is exact and cheapest.
    */
-  private fitsWhole(h: number, w: number, tokens: number): boolean {
-    return h <= this.tile && w <= this.tile && attentionChunks(tokens, this.vae.config.blockOutChannels.at(-1)!, this.opts.memoryBudgetBytes).nq >= tokens;
+  private fitsWhole(p: Pass, h: number, w: number, tokens: number): boolean {
+    return h <= p.tile && w <= p.tile && attentionChunks(tokens, this.vae.config.blockOutChannels.at(-1)!, this.opts.memoryBudgetBytes).nq >= tokens;
   }
 
   /** The whole encoder or decoder as one graph on input `x`. */
-  private whole(key: string, shape: readonly number[], data: Float32Array, build: (x: Tensor) => Record<string, Tensor>): Promise<Record<string, HostTensor>> {
-    this.lastRun!.tiles = 1;
+  private whole(p: Pass, key: string, shape: readonly number[], data: Float32Array, build: (x: Tensor) => Record<string, Tensor>): Promise<Record<string, HostTensor>> {
+    p.run.tiles = 1;
     return this.withGraphs(async (cache) => {
       const g = await cache.get(`${key}/${shape.join('x')}`, () => {
         const graph = new Graph(`tiled_vae_${key}_whole_${shape.join('x')}`);
@@ -247,9 +250,9 @@ export class TiledVae implements VaeStage {
   }
 
   /** ResnetBlock2D as two segments: norm1 → conv1, then norm2 → conv2 + shortcut (+ sampler). */
-  private async resnet(key: string, r: ResnetBlock2D, x: Act, sampler: { kind: SegmentKind; conv: ResnetBlock2D['conv1'] } | null): Promise<Act> {
-    const h = await this.segment({ key: `${key}.a`, kind: 'conv', norm: r.norm1, conv: r.conv1 }, x, null);
-    const out = await this.segment({
+  private async resnet(p: Pass, key: string, r: ResnetBlock2D, x: Act, sampler: { kind: SegmentKind; conv: ResnetBlock2D['conv1'] } | null): Promise<Act> {
+    const h = await this.segment(p, { key: `${key}.a`, kind: 'conv', norm: r.norm1, conv: r.conv1 }, x, null);
+    const out = await this.segment(p, {
       key: `${key}.b`, kind: sampler?.kind ?? 'res', norm: r.norm2, conv: r.conv2, shortcut: r.conv_shortcut, resampleConv: sampler?.conv,
     }, h, x);
     h.map.release();
@@ -257,22 +260,24 @@ export class TiledVae implements VaeStage {
     return out;
   }
 
-  private async midBlock(key: string, m: UNetMidBlock2D, x: Act): Promise<Act> {
+  private async midBlock(p: Pass, key: string, m: UNetMidBlock2D, x: Act): Promise<Act> {
     const [first, second] = m.resnets.items;
-    let h = await this.resnet(`${key}.0`, first, x, null);
+    let h = await this.resnet(p, `${key}.0`, first, x, null);
     if (m.attentions.length) {
-      const attended = await this.attention(`${key}.attn`, m.attentions.at(0), h);
+      const attended = await this.attention(p, `${key}.attn`, m.attentions.at(0), h);
       h.map.release();
       h = attended;
     }
-    return this.resnet(`${key}.1`, second, h, null);
+    return this.resnet(p, `${key}.1`, second, h, null);
   }
 
-  private async attention(key: string, attn: SpatialSelfAttention, x: Act): Promise<Act> {
+  private async attention(p: Pass, key: string, attn: SpatialSelfAttention, x: Act): Promise<Act> {
+    if (!x.stats) throw new InputError(`tiled VAE: ${key} needs the statistics of its input`);
+    const inStats = x.stats;
     const stats = new GroupStats(x.map.c, this.vae.config.normNumGroups);
     const n = x.map.h * x.map.w, { nq, nk } = attentionChunks(n, x.map.c, this.opts.memoryBudgetBytes);
-    this.lastRun!.attentionChunks = [Math.ceil(n / nq), Math.ceil(n / nk)];
-    const map = await this.withGraphs((cache) => runAttention({ attn, key, cache, pool: this.pool!, budgetBytes: this.opts.memoryBudgetBytes }, x.map, x.stats!, stats));
+    p.run.attentionChunks = [Math.ceil(n / nq), Math.ceil(n / nk)];
+    const map = await this.withGraphs((cache) => runAttention({ attn, key, cache, pool: p.pool, budgetBytes: this.opts.memoryBudgetBytes }, x.map, inStats, stats));
     return { map, stats, scale: x.scale };
   }
 
@@ -292,12 +297,12 @@ export class TiledVae implements VaeStage {
    * (if any) applies to, `res` the resnet's shortcut input. `last`: the output is the final
    * result, always in memory and without statistics.
    */
-  private async segment(s: SegmentSpec, main: Act, res: Act | null, last = false): Promise<Act> {
+  private async segment(p: Pass, s: SegmentSpec, main: Act, res: Act | null, last = false): Promise<Act> {
     const { c: cin, h: hin, w: win } = main.map;
     const hout = outputSize(s.kind, hin), wout = outputSize(s.kind, win), cout = outChannels(s);
     const scale = main.scale * (s.kind === 'resDown' ? 0.5 : s.kind === 'resUp' ? 2 : 1);
-    const ty = tileSide(hout, this.tile * scale, s.kind === 'resUp'), tx = tileSide(wout, this.tile * scale, s.kind === 'resUp');
-    const map = last ? FeatureMap.inMemory(cout, hout, wout) : this.pool!.create(cout, hout, wout);
+    const ty = tileSide(hout, p.tile * scale, s.kind === 'resUp'), tx = tileSide(wout, p.tile * scale, s.kind === 'resUp');
+    const map = last ? FeatureMap.inMemory(cout, hout, wout) : p.pool.create(cout, hout, wout);
     const stats = last ? null : new GroupStats(cout, this.vae.config.normNumGroups);
     const feeds: Record<string, HostTensor> = {};
     if (s.norm) {
@@ -306,7 +311,7 @@ export class TiledVae implements VaeStage {
       feeds.mean = { dtype: 'float32', shape: [1, cin, 1, 1], data: mean };
       feeds.rstd = { dtype: 'float32', shape: [1, cin, 1, 1], data: rstd };
     }
-    const run = this.lastRun!;
+    const run = p.run;
     run.tiles += Math.ceil(hout / ty) * Math.ceil(wout / tx);
     if (Math.ceil(hout / ty) * Math.ceil(wout / tx) > run.maxGrid[0] * run.maxGrid[1]) run.maxGrid = [Math.ceil(hout / ty), Math.ceil(wout / tx)];
     await this.withGraphs(async (cache) => {

@@ -61,7 +61,6 @@ export class StepRunner {
   private readonly vaeGraphs: GraphCache;
   private readonly textGraphs: GraphCache;
   private readonly stepGraphs: GraphCache;
-  private hasGrad: readonly boolean[] = [];
 
   constructor(
     readonly models: TrainModels,
@@ -108,13 +107,9 @@ export class StepRunner {
     const ehs = await this.encodeText(x.inputIds, b);
     const [, seq, dim] = ehs.shape;
     const controlType = this.options.controlType ?? 'realisr';
-    const session = await this.stepGraphs.get(`${b}x${h}x${w}/${seq}x${dim}/${controlType}`, () => {
-      const t = traceTrainStep(this.models.controlnet, this.models.unet, this.params, {
-        batch: b, height: h, width: w, latentFactor: f, latentChannels: ls[1], seqLen: seq, contextDim: dim,
-      }, controlType);
-      this.hasGrad = t.hasGrad;
-      return t.graph;
-    });
+    const session = await this.stepGraphs.get(`${b}x${h}x${w}/${seq}x${dim}/${controlType}`, () => traceTrainStep(this.models.controlnet, this.models.unet, this.params, {
+      batch: b, height: h, width: w, latentFactor: f, latentChannels: ls[1], seqLen: seq, contextDim: dim,
+    }, controlType).graph);
     const f32 = (shape: number[], data: Float32Array): HostTensor => ({ dtype: 'float32', shape, data });
     const feeds: Record<string, HostTensor> = {
       noisy_latents: f32(ls, noisy),
@@ -136,7 +131,8 @@ export class StepRunner {
       latents, noisyLatents: noisy, encoderHiddenStates: ehs,
       modelPred: out.model_pred.data as Float32Array,
       rgbs,
-      grads: this.params.map((p, i) => (this.hasGrad[i] ? (out[gradName(p)].data as Float32Array) : null)),
+      // The graph has a gradient output exactly for the parameters that reach the loss.
+      grads: this.params.map((p) => (out[gradName(p)]?.data as Float32Array | undefined) ?? null),
     };
   }
 

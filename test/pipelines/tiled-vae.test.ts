@@ -68,10 +68,10 @@ test('vae_gn32, pipeline_tiled_vae inputs: tiled encode and decode = untiled; th
   try {
     const enc = await tiled.encodeRaw(image, [1, 3, H, W]);
     assert.deepEqual(enc.shape, [1, 4, 13, 14]);
-    assert.deepEqual(tiled.lastRun!.maxGrid, [5, 5], 'the 104×112 image runs as 5×5 tiles of ≤ 24 px');
+    assert.deepEqual(enc.run.maxGrid, [5, 5], 'the 104×112 image runs as 5×5 tiles of ≤ 24 px');
     const dec = await tiled.decodeRaw(latent, [1, 4, h, w]);
     assert.deepEqual(dec.shape, [1, 3, 200, 200]);
-    assert.deepEqual(tiled.lastRun!.maxGrid, [4, 4]);
+    assert.deepEqual(dec.run.maxGrid, [4, 4]);
 
     const ref = await untiledEncode(gn32, image, H, W);
     const refImage = await untiledDecode(gn32, latent, h, w);
@@ -101,7 +101,7 @@ test('vae (8 groups), odd sizes: encode 77×93 image, decode 13×19 latent with 
     const image = noise(3 * 77 * 93, 1, 1);
     const enc = await tiled.encodeRaw(image, [1, 3, 77, 93]);
     assert.deepEqual(enc.shape, [1, 4, 9, 11]);
-    assert.equal(tiled.lastRun!.spilled, true);
+    assert.equal(enc.run.spilled, true);
     const want = await untiledEncode(vae, image, 77, 93);
     const dMean = maxAbsDiff(enc.mean, want.mean), dLogvar = maxAbsDiff(enc.logvar, want.logvar);
     assert.ok(dMean <= TOL && dLogvar <= TOL, `encode: mean ${dMean}, logvar ${dLogvar}`);
@@ -109,7 +109,7 @@ test('vae (8 groups), odd sizes: encode 77×93 image, decode 13×19 latent with 
     const latents = noise(4 * 13 * 19, 0.6, 2);
     const dec = await tiled.decodeRaw(latents, [1, 4, 13, 19]);
     assert.deepEqual(dec.shape, [1, 3, 104, 152]);
-    const run = tiled.lastRun!;
+    const run = dec.run;
     assert.ok(run.spilled && run.attentionChunks[0] > 1 && run.attentionChunks[1] > 1, `chunks ${run.attentionChunks}`);
     const dImage = maxAbsDiff(dec.image, await untiledDecode(vae, latents, 13, 19));
     assert.ok(dImage <= TOL, `decode: ${dImage}`);
@@ -124,7 +124,7 @@ test('vae, raw decode of a 25×25 latent in 8-latent tiles (4×4 grid, attention
   const tiled = new TiledVae(vae, { decoderTileSize: 8, ...RUN });
   try {
     const got = await tiled.decodeRaw(latent, [1, 4, 25, 25]);
-    assert.deepEqual(tiled.lastRun!.attentionChunks, [1, 1]);
+    assert.deepEqual(got.run.attentionChunks, [1, 1]);
     const d = maxAbsDiff(got.image, await untiledDecode(vae, latent, 25, 25));
     assert.ok(d <= TOL, `decoded: ${d}`);
     t.diagnostic(`decoded: tiled vs untiled max abs ${d.toExponential(2)}`);
@@ -138,10 +138,10 @@ test('an input within one tile runs the untiled graph: the same numbers', async 
   try {
     const image = noise(3 * 40 * 56, 1, 4), latents = noise(4 * 5 * 7, 0.6, 5);
     const enc = await tiled.encodeRaw(image, [1, 3, 40, 56]);
-    assert.equal(tiled.lastRun!.tiles, 1);
+    assert.equal(enc.run.tiles, 1);
     assert.equal(maxAbsDiff(enc.mean, (await untiledEncode(vae, image, 40, 56)).mean), 0);
     const dec = await tiled.decodeRaw(latents, [1, 4, 5, 7]);
-    assert.equal(tiled.lastRun!.tiles, 1);
+    assert.equal(dec.run.tiles, 1);
     assert.equal(maxAbsDiff(dec.image, await untiledDecode(vae, latents, 5, 7)), 0);
   } finally {
     await tiled.release();
