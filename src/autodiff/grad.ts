@@ -7,9 +7,9 @@
 import { ShapeError, UnsupportedError } from '../core/errors.ts';
 import { shapeEq } from '../core/shape.ts';
 import type { Graph, Node, Value } from '../ir/graph.ts';
-import { OPS } from '../ops/registry.ts';
+import { opOf } from '../ops/registry.ts';
 import { Tensor, scalar } from '../ops/tensor.ts';
-import type { OpName, VjpArgs } from '../ops/types.ts';
+import type { VjpArgs } from '../ops/types.ts';
 
 /** Sums a broadcast gradient back to `shape` (numpy broadcasting rules). */
 export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
@@ -53,8 +53,8 @@ export function gradOrNull(g: Graph, output: Value, wrt: readonly Value[], seed?
     const outGrads = n.outputs.map((v) => grads.get(v) ?? null);
     if (outGrads.every((x) => x === null)) continue;
     if (!n.inputs.some((v) => dep.has(v))) continue;
-    const def = OPS[n.op as OpName];
-    if (def.vjp === 'nondifferentiable') {
+    const vjp = opOf(n).vjp;
+    if (vjp === 'nondifferentiable') {
       throw new UnsupportedError(`grad: ${n.op} at "${n.scope || '<root>'}" is not differentiable but lies between the parameters and the loss`);
     }
     const args: VjpArgs<unknown> = {
@@ -63,7 +63,7 @@ export function gradOrNull(g: Graph, output: Value, wrt: readonly Value[], seed?
       grads: outGrads,
       attrs: n.attrs,
     };
-    const inGrads = g.withScope(`${n.scope ? n.scope + '.' : ''}grad_${n.op}`, () => (def.vjp as (a: VjpArgs<unknown>) => (Tensor | null)[])(args));
+    const inGrads = g.withScope(`${n.scope ? n.scope + '.' : ''}grad_${n.op}`, () => vjp(args));
     n.inputs.forEach((v, j) => {
       const gi = inGrads[j];
       if (!gi || !dep.has(v)) return;

@@ -5,8 +5,8 @@
 import { ShapeError } from '../core/errors.ts';
 import { shapeEq } from '../core/shape.ts';
 import type { Graph, Value } from '../ir/graph.ts';
-import { OPS } from './registry.ts';
-import type { OpName, RefTensor } from './types.ts';
+import { opOf } from './registry.ts';
+import type { RefTensor } from './types.ts';
 
 export function evaluateRef(g: Graph, feeds: ReadonlyMap<Value, RefTensor>): Map<Value, RefTensor> {
   const env = new Map<Value, RefTensor>(feeds);
@@ -18,8 +18,7 @@ export function evaluateRef(g: Graph, feeds: ReadonlyMap<Value, RefTensor>): Map
       if (!t) throw new ShapeError(`evaluateRef: ${n.op} input ${v.id} has no value`);
       return t;
     });
-    const def = OPS[n.op as OpName] as { ref(i: readonly RefTensor[], a: unknown): RefTensor[] };
-    const outs = def.ref(ins, n.attrs);
+    const outs = opOf(n).ref(ins, n.attrs);
     n.outputs.forEach((v, i) => {
       if (!shapeEq(outs[i].shape, v.shape)) throw new ShapeError(`evaluateRef: ${n.op} reference gave [${outs[i].shape}] but the shape rule says [${v.shape}]`);
       env.set(v, outs[i]);

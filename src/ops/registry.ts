@@ -7,7 +7,9 @@ import { normOps } from './norm.ts';
 import { reduceOps } from './reduce.ts';
 import { resizeOps } from './resize.ts';
 import { shapeOps } from './shape-ops.ts';
-import type { OpRegistry } from './types.ts';
+import { UnsupportedError } from '../core/errors.ts';
+import type { Node } from '../ir/graph.ts';
+import type { OpDef, OpName, OpRegistry } from './types.ts';
 
 export const OPS: OpRegistry = {
   ...elementwiseOps,
@@ -19,3 +21,13 @@ export const OPS: OpRegistry = {
   ...resizeOps,
   ...attentionOps,
 };
+
+/**
+ * The definition of a node's op, with its attributes as the node holds them (IR nodes name
+ * their op by string: `ir` must not import `ops`). A node of an op not registered here is an
+ * UnsupportedError naming it.
+ */
+export function opOf(n: Node): OpDef<unknown> {
+  if (!Object.hasOwn(OPS, n.op)) throw new UnsupportedError(`op "${n.op}" at "${n.scope || '<root>'}" is not a registered op`);
+  return OPS[n.op as OpName] as OpDef<unknown>;
+}

@@ -1,14 +1,16 @@
 /**
  * One denoising evaluation: PASD ControlNet + UNet traced as ONE graph (no host round trip
  * for the 13 residuals), inputs latent [B,4,h,w], timestep int64 [1], prompt embeddings
- * [B,77,D], control image [B,3,8h,8w], conditioning scale [1] → noise prediction. Large
+ * [B,77,D], control image [B,3,8h,8w] (the ControlNet's conditioning channels), conditioning
+ * scale [1] → noise prediction. Large
  * latents are evaluated tile by tile (pipeline_pasd.py) and stitched with Gaussian weights.
  */
 import type { HostTensor } from '../runtime/session.ts';
 import { Graph } from '../ir/graph.ts';
 import type { Module } from '../nn/module.ts';
-import { Tensor } from '../ops/tensor.ts';
-import type { ControlNetModel } from '../models/controlnets/controlnet.ts';
+import type { Tensor } from '../ops/tensor.ts';
+import { type ControlNetModel, controlNetInputs } from '../models/controlnets/controlnet.ts';
+import { ShapeError } from '../core/errors.ts';
 import type { ControlResiduals } from '../models/unets/unet-base.ts';
 import { gaussianTileWeightsF64 } from '../image/tile-weights.ts';
 import type { CompiledGraph } from '../engine/compile.ts';
@@ -54,22 +56,26 @@ export class Denoiser {
     this.factor = 2 ** (controlnet.config.conditioningEmbeddingOutChannels.length - 1);
   }
 
+  /** The ControlNet's inputs (controlNetInputs) → the UNet's noise prediction; `c` and `dim` must be the ControlNet's. */
   trace(b: number, c: number, h: number, w: number, seq: number, dim: number): Graph {
+    const cfg = this.controlnet.config;
+    if (c !== cfg.inChannels || dim !== cfg.crossAttentionDim)
+      throw new ShapeError(`denoiser: latents with ${c} channels and prompt embeddings of width ${dim}, but the ControlNet takes ${cfg.inChannels} and ${cfg.crossAttentionDim}`);
     const g = new Graph(`pasd_denoise_${b}x${c}x${h}x${w}`);
-    const f = (name: string, shape: number[], dtype: 'float32' | 'int64' = 'float32') => new Tensor(g, g.addInput(name, { dtype, shape }));
-    const sample = f('sample', [b, c, h, w]);
-    const t = f('timestep', [1], 'int64');
-    const ctx = f('encoder_hidden_states', [b, seq, dim]);
-    const cond = f('controlnet_cond', [b, 3, this.factor * h, this.factor * w]);
-    const scale = f('conditioning_scale', [1]);
-    const control = this.controlnet.forward(sample, t, ctx, cond, scale);
-    g.setOutputs({ noise_pred: this.unet.forward(sample, t, ctx, { down: control.down, mid: control.mid }).value });
+    const x = controlNetInputs(g, this.controlnet, { batch: b, height: h, width: w, contextLength: seq, condFactor: this.factor });
+    const control = this.controlnet.forward(x.sample, x.timestep, x.encoder_hidden_states, x.controlnet_cond, x.conditioning_scale);
+    g.setOutputs({ noise_pred: this.unet.forward(x.sample, x.timestep, x.encoder_hidden_states, { down: control.down, mid: control.mid }).value });
     return g;
   }
 
   /** The compiled graph for one input shape (traced and compiled on first use). */
   session(b: number, c: number, h: number, w: number, seq: number, dim: number): Promise<CompiledGraph> {
     return this.cache.get(`${b}x${c}x${h}x${w}/${seq}x${dim}`, () => this.trace(b, c, h, w, seq, dim));
+  }
+
+  /** The control image's shape for latents [b, ·, h, w]. */
+  private condShape(b: number, h: number, w: number): [number, number, number, number] {
+    return [b, this.controlnet.config.conditioningChannels, this.factor * h, this.factor * w];
   }
 
   /** One evaluation of the whole (or one tile's) latent. */
@@ -81,7 +87,7 @@ export class Denoiser {
       sample: { dtype: 'float32', shape: x.shape, data: x.latents },
       timestep: { dtype: 'int64', shape: [1], data: BigInt64Array.of(BigInt(x.timestep)) },
       encoder_hidden_states: x.embeds,
-      controlnet_cond: { dtype: 'float32', shape: [b, 3, this.factor * h, this.factor * w], data: x.image },
+      controlnet_cond: { dtype: 'float32', shape: this.condShape(b, h, w), data: x.image },
       conditioning_scale: { dtype: 'float32', shape: [1], data: Float32Array.of(x.conditioningScale) },
     });
     return out.noise_pred.data as Float32Array;
@@ -119,7 +125,7 @@ export class Denoiser {
     const key = `${t.y},${t.x},${t.size}`;
     let crop = x.controlCrops?.get(key);
     if (!crop) {
-      crop = cropTile(x.image, [b, 3, this.factor * h, this.factor * w], t, this.factor);
+      crop = cropTile(x.image, this.condShape(b, h, w), t, this.factor);
       x.controlCrops?.set(key, crop);
     }
     return crop;

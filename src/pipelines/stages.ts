@@ -1,10 +1,8 @@
 /**
- * Prompt → CLIP embeddings as a compiled graph, cached per batch shape. (The VAE stages are
- * the tiled VAE in tiled-vae.ts, which runs the plain graph when the input fits one tile.)
+ * Prompt → CLIP embeddings as a compiled graph (the model file's traceClipText), cached per
+ * batch shape. (The VAE stage is ./vae-stage.ts.)
  */
-import { Graph } from '../ir/graph.ts';
-import { Tensor } from '../ops/tensor.ts';
-import type { CLIPTextModel } from '../models/clip/clip-text.ts';
+import { type CLIPTextModel, traceClipText } from '../models/clip/clip-text.ts';
 import type { ClipTokenizer } from '../tokenizer/clip_tokenizer.ts';
 import type { HostTensor } from '../runtime/session.ts';
 import { GraphCache } from './graph-cache.ts';
@@ -20,12 +18,7 @@ export class TextStage {
   async encode(prompts: readonly string[]): Promise<{ ids: BigInt64Array; embeds: HostTensor }> {
     const batch = this.tokenizer.call(prompts);
     const [n, len] = batch.shape;
-    const s = await this.cache.get(`${n}x${len}`, () => {
-      const g = new Graph(`clip_text_${n}x${len}`);
-      const ids = new Tensor(g, g.addInput('input_ids', { dtype: 'int64', shape: [n, len] }));
-      g.setOutputs({ last_hidden_state: this.model.forward(ids).value });
-      return g;
-    });
+    const s = await this.cache.get(`${n}x${len}`, () => traceClipText(this.model, { batch: n, length: len }));
     const out = await s.run({ input_ids: { dtype: 'int64', shape: [n, len], data: batch.inputIds } });
     return { ids: batch.inputIds, embeds: out.last_hidden_state };
   }

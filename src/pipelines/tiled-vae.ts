@@ -21,8 +21,6 @@
  * An input within one tile whose attention fits the budget runs as the plain untiled graph.
  */
 import { InputError } from '../core/errors.ts';
-import { Graph } from '../ir/graph.ts';
-import { Tensor } from '../ops/tensor.ts';
 import type { AutoencoderKL } from '../models/autoencoders/autoencoder-kl.ts';
 import type { VaeStage } from './vae-stage.ts';
 import type { SpatialSelfAttention, UNetMidBlock2D } from '../models/autoencoders/vae.ts';
@@ -30,6 +28,7 @@ import type { ResnetBlock2D } from '../nn/resnet.ts';
 import type { HostTensor } from '../runtime/session.ts';
 import type { CompileOptions } from '../engine/compile.ts';
 import { GraphCache } from './graph-cache.ts';
+import { type VaePassKind, checkVaeInput, runVaePass } from './vae-pass.ts';
 import { attentionChunks, runAttention } from './tiled-vae-attention.ts';
 import { FeatureMap, GroupStats, MapPool, toChannelsFirst, toChannelsLast } from './tiled-vae-maps.ts';
 import { type SegmentKind, type SegmentSpec, axisPlan, maskOf, outChannels, outputSize, traceSegment } from './tiled-vae-segments.ts';
@@ -137,14 +136,11 @@ export class TiledVae implements VaeStage {
 
   private async encodeWith(image: Float32Array, shape: readonly number[], from01: boolean) {
     const c = this.vae.config, enc = this.vae.encoder;
-    const [, , H, W] = this.checkInput('encode', image, shape, c.inChannels);
+    const [, , H, W] = checkVaeInput('tiled VAE encode', image, shape, c.inChannels);
     const down = (n: number) => enc.down_blocks.items.reduce((m, b) => (b.downsamplers ? Math.floor(m / 2) : m), n);
     return this.pass(this.opts.encoderTileSize, async (p) => {
       if (this.fitsWhole(p, H, W, down(H) * down(W))) {
-        const out = await this.whole(p, `enc.${from01 ? '01' : 'raw'}`, shape, image, (x) => {
-          const p = this.vae.encode(from01 ? x.mul(2).sub(1) : x);
-          return { mean: p.mean, logvar: p.logvar };
-        });
+        const out = await this.whole(p, 'encode', from01, shape, image);
         return { mean: out.mean.data as Float32Array, logvar: out.logvar.data as Float32Array, shape: [...out.mean.shape] };
       }
       let x = await this.segment(p, {
@@ -173,13 +169,10 @@ export class TiledVae implements VaeStage {
 
   private async decodeWith(latents: Float32Array, shape: readonly number[], scaled: boolean) {
     const c = this.vae.config, dec = this.vae.decoder, pq = this.vae.post_quant_conv, sf = this.scalingFactor;
-    const [, , h, w] = this.checkInput('decode', latents, shape, c.latentChannels);
+    const [, , h, w] = checkVaeInput('tiled VAE decode', latents, shape, c.latentChannels);
     return this.pass(this.opts.decoderTileSize, async (p) => {
       if (this.fitsWhole(p, h, w, h * w)) {
-        const out = await this.whole(p, `dec.${scaled ? 'scaled' : 'raw'}`, shape, latents, (z) => {
-          const img = this.vae.decode(scaled ? z.div(sf) : z);
-          return { image: scaled ? img.div(2).add(0.5).clip(0, 1) : img };
-        });
+        const out = await this.whole(p, 'decode', scaled, shape, latents);
         return { image: out.image.data as Float32Array, shape: [...out.image.shape] };
       }
       let x = await this.segment(p, {
@@ -227,26 +220,10 @@ export class TiledVae implements VaeStage {
     return h <= p.tile && w <= p.tile && attentionChunks(tokens, this.vae.config.blockOutChannels.at(-1)!, this.opts.memoryBudgetBytes).nq >= tokens;
   }
 
-  /** The whole encoder or decoder as one graph on input `x`. */
-  private whole(p: Pass, key: string, shape: readonly number[], data: Float32Array, build: (x: Tensor) => Record<string, Tensor>): Promise<Record<string, HostTensor>> {
+  /** The whole encoder or decoder as one graph (./vae-pass.ts). */
+  private whole(p: Pass, kind: VaePassKind, staged: boolean, shape: readonly number[], data: Float32Array): Promise<Record<string, HostTensor>> {
     p.run.tiles = 1;
-    return this.withGraphs(async (cache) => {
-      const g = await cache.get(`${key}/${shape.join('x')}`, () => {
-        const graph = new Graph(`tiled_vae_${key}_whole_${shape.join('x')}`);
-        const outs = build(new Tensor(graph, graph.addInput('x', { dtype: 'float32', shape })));
-        graph.setOutputs(Object.fromEntries(Object.entries(outs).map(([k, t]) => [k, t.value])));
-        return graph;
-      });
-      return g.run({ x: { dtype: 'float32', shape, data } });
-    });
-  }
-
-  private checkInput(fn: string, data: Float32Array, shape: readonly number[], channels: number): number[] {
-    if (shape.length !== 4 || shape[0] !== 1 || shape[1] !== channels || shape.some((d) => !Number.isInteger(d) || d <= 0))
-      throw new InputError(`tiled VAE ${fn}: shape must be [1, ${channels}, H, W], got [${shape.join(', ')}]`);
-    if (data.length !== shape[1] * shape[2] * shape[3])
-      throw new InputError(`tiled VAE ${fn}: ${data.length} values do not match shape [${shape.join(', ')}]`);
-    return [...shape];
+    return this.withGraphs((cache) => runVaePass(cache, this.vae, kind, staged, shape, data));
   }
 
   /** ResnetBlock2D as two segments: norm1 → conv1, then norm2 → conv2 + shortcut (+ sampler). */

@@ -51,7 +51,7 @@ export class UniPCMultistepScheduler implements Scheduler {
   /** Sigmas of the schedule (float32 values), one more than the timesteps (the final sigma). */
   sigmas: Float64Array = new Float64Array(0);
   private beginIndex: number | null = null;
-  private h!: History;
+  private history!: History;
 
   constructor(config: unknown = {}, warn?: Warn) {
     this.config = parseSchedulerConfig('UniPCMultistepScheduler', UNIPC_SPEC, config, warn);
@@ -65,7 +65,7 @@ export class UniPCMultistepScheduler implements Scheduler {
   }
 
   get stepIndex(): number | null {
-    return this.h.stepIndex;
+    return this.history.stepIndex;
   }
 
   setTimesteps(numInferenceSteps: number): void {
@@ -85,7 +85,7 @@ export class UniPCMultistepScheduler implements Scheduler {
   }
 
   reset(): void {
-    this.h = { stepIndex: null, modelOutputs: new Array(this.config.solverOrder).fill(null), lowerOrderNums: 0, lastSample: null, thisOrder: 1 };
+    this.history = { stepIndex: null, modelOutputs: new Array(this.config.solverOrder).fill(null), lowerOrderNums: 0, lastSample: null, thisOrder: 1 };
   }
 
   scaleModelInput<T extends FloatArray>(sample: T): T {
@@ -95,7 +95,7 @@ export class UniPCMultistepScheduler implements Scheduler {
   /** diffusers `convert_model_output`: x̂₀ (predict_x0) or ε̂ at the current sigma. */
   private convert(modelOutput: FloatArray, sample: FloatArray, options: StepOptions | undefined): Float64Array {
     const c = this.config;
-    const { alpha, sigmaT } = vpAlphaSigma(this.sigmas[this.h.stepIndex!]);
+    const { alpha, sigmaT } = vpAlphaSigma(this.sigmas[this.history.stepIndex!]);
     const out = new Float64Array(sample.length);
     for (let i = 0; i < out.length; i++) {
       const m = modelOutput[i];
@@ -156,7 +156,7 @@ export class UniPCMultistepScheduler implements Scheduler {
 
   /** D_k = (m_k − m₀)/r_k for the older outputs, with r_k = (λ_{s_k} − λ_{s0})/h. */
   private differences(order: number, newestIndex: number, lambdaS0: number, h: number, m0: Float64Array) {
-    const outs = this.h.modelOutputs;
+    const outs = this.history.modelOutputs;
     const rks: number[] = [];
     const ds: Float64Array[] = [];
     for (let i = 1; i < order; i++) {
@@ -171,8 +171,8 @@ export class UniPCMultistepScheduler implements Scheduler {
 
   /** UniP-p predictor (diffusers `multistep_uni_p_bh_update`). */
   private predictor(sample: Float64Array, order: number): Float64Array {
-    const k = this.h.stepIndex!;
-    const m0 = this.h.modelOutputs[this.h.modelOutputs.length - 1]!;
+    const k = this.history.stepIndex!;
+    const m0 = this.history.modelOutputs[this.history.modelOutputs.length - 1]!;
     const sT = this.sigmas[k + 1];
     const sS0 = this.sigmas[k];
     const lambdaS0 = vpAlphaSigma(sS0).lambda;
@@ -189,8 +189,8 @@ export class UniPCMultistepScheduler implements Scheduler {
 
   /** UniC-p corrector of the previous step's prediction with the new model output (`multistep_uni_c_bh_update`). */
   private corrector(modelT: Float64Array, lastSample: Float64Array, order: number): Float64Array {
-    const k = this.h.stepIndex!;
-    const m0 = this.h.modelOutputs[this.h.modelOutputs.length - 1]!;
+    const k = this.history.stepIndex!;
+    const m0 = this.history.modelOutputs[this.history.modelOutputs.length - 1]!;
     const sT = this.sigmas[k];
     const sS0 = this.sigmas[k - 1];
     const lambdaS0 = vpAlphaSigma(sS0).lambda;
@@ -207,7 +207,7 @@ export class UniPCMultistepScheduler implements Scheduler {
   step<T extends FloatArray>(modelOutput: FloatArray, timestep: number, sample: T, options?: StepOptions): StepOutput<T> {
     if (this.timesteps.length === 0) throw new ConfigError('UniPCMultistepScheduler.step: call setTimesteps(numInferenceSteps) first');
     checkSameLength('UniPCMultistepScheduler.step', modelOutput, sample);
-    const st = this.h;
+    const st = this.history;
     const c = this.config;
     if (st.stepIndex === null) st.stepIndex = this.beginIndex ?? indexForTimestep('UniPCMultistepScheduler.step', this.timesteps, timestep, true);
     const k = st.stepIndex;
@@ -237,6 +237,6 @@ export class UniPCMultistepScheduler implements Scheduler {
    * because PASD's latent initialisation depends on it (fixtures `prepare_latents_unipc_*`).
    */
   addNoise<T extends FloatArray>(originalSamples: T, noise: FloatArray, timesteps: number | readonly number[]): T {
-    return addNoiseBySigma('UniPCMultistepScheduler.addNoise', { timesteps: this.timesteps, sigmas: this.sigmas, beginIndex: this.beginIndex, stepIndex: this.h.stepIndex }, originalSamples, noise, timesteps);
+    return addNoiseBySigma('UniPCMultistepScheduler.addNoise', { timesteps: this.timesteps, sigmas: this.sigmas, beginIndex: this.beginIndex, stepIndex: this.history.stepIndex }, originalSamples, noise, timesteps);
   }
 }

@@ -69,7 +69,7 @@ export function traceTrainStep(controlnet: ControlNetModel, unet: ControlledUNet
   const noisy = input('noisy_latents', [s.batch, s.latentChannels, h, w]);
   const t = input('timesteps', [s.batch], 'int64');
   const ehs = input('encoder_hidden_states', [s.batch, s.seqLen, s.contextDim]);
-  const cond = input('controlnet_cond', [s.batch, 3, s.height, s.width]);
+  const cond = input('controlnet_cond', [s.batch, controlnet.config.conditioningChannels, s.height, s.width]);
   const target = input('target', [s.batch, s.latentChannels, h, w]);
   const pixels = input('pixel_values', [s.batch, 3, s.height, s.width]);
   // Trace every trainable parameter up front so each is a graph input even if unused.

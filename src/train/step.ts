@@ -115,7 +115,7 @@ export class StepRunner {
       noisy_latents: f32(ls, noisy),
       timesteps: { dtype: 'int64', shape: [b], data: BigInt64Array.from(x.timesteps, (t) => BigInt(t)) },
       encoder_hidden_states: ehs,
-      controlnet_cond: f32([b, 3, h, w], x.cond),
+      controlnet_cond: f32([b, this.models.controlnet.config.conditioningChannels, h, w], x.cond),
       target: f32(ls, target),
       pixel_values: f32([b, 3, h, w], x.pixelValues),
     };

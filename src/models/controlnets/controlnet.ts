@@ -17,7 +17,7 @@ import { Tensor } from '../../ops/tensor.ts';
 import { Timesteps, TimestepEmbedding } from '../../nn/embeddings.ts';
 import { Conv2d } from '../../nn/layers.ts';
 import { Module, ModuleList } from '../../nn/module.ts';
-import { type DownBlock, type UNetMidBlock2DCrossAttn, buildDownBlocks, buildMidBlock } from '../unets/blocks.ts';
+import { type DownBlock, type UNetMidBlock2DCrossAttn, buildDownBlocks, buildMidBlock, runDownBlocks } from '../unets/blocks.ts';
 import { ControlNetConditioningEmbedding } from './conditioning-embedding.ts';
 
 export interface ControlNetOutput {
@@ -80,16 +80,10 @@ export class ControlNetModel extends Module {
       const { embedding, rgbs } = this.controlnet_cond_embedding.forward(cond);
       if (embedding.shape.join() !== x.shape.join())
         throw new ShapeError(`ControlNet: controlnet_cond [${cond.shape.join(', ')}] embeds to [${embedding.shape.join(', ')}], which does not match the latent features [${x.shape.join(', ')}]; the condition image must be ${2 ** (this.config.conditioningEmbeddingOutChannels.length - 1)}× the latent size`);
-      let h = x.add(embedding);
-      const skips = [h];
-      for (const block of this.down_blocks.items) {
-        const r = block.forward(h, emb, context);
-        h = r.h;
-        skips.push(...r.skips);
-      }
-      h = this.mid_block.forward(h, emb, context);
+      const { h, skips } = runDownBlocks(this.down_blocks, x.add(embedding), emb, context);
+      const mid = this.mid_block.forward(h, emb, context);
       const down = skips.map((s, i) => this.controlnet_down_blocks.at(i).forward(s).mul(scale));
-      return { rgbs, down, mid: this.controlnet_mid_block.forward(h).mul(scale) };
+      return { rgbs, down, mid: this.controlnet_mid_block.forward(mid).mul(scale) };
     });
   }
 }
@@ -107,22 +101,38 @@ export interface ControlNetTraceShapes {
   condFactor?: number;
 }
 
+/** The ControlNet's graph inputs, in order (the fixture names). */
+export interface ControlNetInputs {
+  sample: Tensor;
+  /** int64 */
+  timestep: Tensor;
+  encoder_hidden_states: Tensor;
+  controlnet_cond: Tensor;
+  /** [1] */
+  conditioning_scale: Tensor;
+}
+
+/** Adds the ControlNet's inputs for fixed shapes to `g` (its own graph, or the one it shares with the UNet). */
+export function controlNetInputs(g: Graph, model: ControlNetModel, s: ControlNetTraceShapes): ControlNetInputs {
+  const c = model.config, f = s.condFactor ?? 8;
+  const input = (name: string, dtype: 'float32' | 'int64', shape: number[]) => new Tensor(g, g.addInput(name, { dtype, shape }));
+  return {
+    sample: input('sample', 'float32', [s.batch, c.inChannels, s.height, s.width]),
+    timestep: input('timestep', 'int64', [s.timesteps ?? 1]),
+    encoder_hidden_states: input('encoder_hidden_states', 'float32', [s.batch, s.contextLength ?? 77, c.crossAttentionDim]),
+    controlnet_cond: input('controlnet_cond', 'float32', [s.batch, c.conditioningChannels, f * s.height, f * s.width]),
+    conditioning_scale: input('conditioning_scale', 'float32', [1]),
+  };
+}
+
 /**
- * Traces the ControlNet for fixed shapes. Inputs: sample, timestep (int64), encoder_hidden_states,
- * controlnet_cond, conditioning_scale ([1]). Outputs: rgbs.i, down_block_res_samples.i,
- * mid_block_res_sample (the fixture names).
+ * Traces the ControlNet for fixed shapes. Inputs: controlNetInputs. Outputs: rgbs.i,
+ * down_block_res_samples.i, mid_block_res_sample (the fixture names).
  */
 export function traceControlNet(model: ControlNetModel, s: ControlNetTraceShapes): Graph {
-  const c = model.config, f = s.condFactor ?? 8;
   const g = new Graph('controlnet');
-  const input = (name: string, dtype: 'float32' | 'int64', shape: number[]) => new Tensor(g, g.addInput(name, { dtype, shape }));
-  const out = model.forward(
-    input('sample', 'float32', [s.batch, c.inChannels, s.height, s.width]),
-    input('timestep', 'int64', [s.timesteps ?? 1]),
-    input('encoder_hidden_states', 'float32', [s.batch, s.contextLength ?? 77, c.crossAttentionDim]),
-    input('controlnet_cond', 'float32', [s.batch, c.conditioningChannels, f * s.height, f * s.width]),
-    input('conditioning_scale', 'float32', [1]),
-  );
+  const x = controlNetInputs(g, model, s);
+  const out = model.forward(x.sample, x.timestep, x.encoder_hidden_states, x.controlnet_cond, x.conditioning_scale);
   g.setOutputs({
     ...Object.fromEntries(out.rgbs.map((t, i) => [`rgbs.${i}`, t.value])),
     ...Object.fromEntries(out.down.map((t, i) => [`down_block_res_samples.${i}`, t.value])),

@@ -91,6 +91,21 @@ export class UNetMidBlock2DCrossAttn extends Module {
 type EncoderConfig = Pick<UNetConfig, 'blockOutChannels' | 'downBlockTypes' | 'layersPerBlock' | 'transformerLayersPerBlock' | 'heads' |
   'crossAttentionDim' | 'normNumGroups' | 'normEps' | 'downsamplePadding' | 'useLinearProjection' | 'midBlockScaleFactor'>;
 
+/**
+ * The down path of a UNet and of its ControlNet alike (diffusers' forward loop): `h` (conv_in's
+ * output, plus the condition embedding in the ControlNet) through the down blocks. Returns the
+ * last hidden state and every skip state in order, `h` itself first.
+ */
+export function runDownBlocks(blocks: ModuleList<DownBlock>, h: Tensor, temb: Tensor, context: Tensor): { h: Tensor; skips: Tensor[] } {
+  const skips = [h];
+  for (const block of blocks.items) {
+    const r = block.forward(h, temb, context);
+    h = r.h;
+    skips.push(...r.skips);
+  }
+  return { h, skips };
+}
+
 /** The down blocks of a UNet / ControlNet built from its config (diffusers' constructor loop). */
 export function buildDownBlocks(c: EncoderConfig, tembChannels: number): ModuleList<DownBlock> {
   const n = c.blockOutChannels.length;

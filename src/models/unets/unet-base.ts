@@ -11,7 +11,7 @@ import { Conv2d, GroupNorm } from '../../nn/layers.ts';
 import { Module, type ModuleList } from '../../nn/module.ts';
 import { TimestepEmbedding, Timesteps } from '../../nn/embeddings.ts';
 import type { Tensor } from '../../ops/tensor.ts';
-import { type DownBlock, type UNetMidBlock2DCrossAttn, buildDownBlocks, buildMidBlock } from './blocks.ts';
+import { type DownBlock, type UNetMidBlock2DCrossAttn, buildDownBlocks, buildMidBlock, runDownBlocks } from './blocks.ts';
 import type { UpBlockOptions } from './pasd-up-blocks.ts';
 import type { UpBlockType } from '../../config/unet.ts';
 
@@ -75,13 +75,7 @@ export abstract class UNetBase extends Module {
    * the mid output as diffusers does. Returns the mid output and the skips (in order).
    */
   protected encode(sample: Tensor, temb: Tensor, context: Tensor, control: ControlResiduals | null): { h: Tensor; skips: Tensor[] } {
-    let h = this.conv_in.forward(sample);
-    let skips: Tensor[] = [h];
-    for (const block of this.down_blocks.items) {
-      const r = block.forward(h, temb, context);
-      h = r.h;
-      skips.push(...r.skips);
-    }
+    let { h, skips } = runDownBlocks(this.down_blocks, this.conv_in.forward(sample), temb, context);
     if (control) {
       if (control.down.length !== skips.length)
         throw new ShapeError(`${this.path || 'unet'}: ${control.down.length} ControlNet down residuals given, the UNet has ${skips.length} skip connections`);
