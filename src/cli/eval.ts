@@ -23,7 +23,7 @@ import { LpipsMetric } from '../metrics/lpips.ts';
 import { DOOR_SCALE } from '../pipelines/options.ts';
 import { PasdPipeline, type UpscaleOptions } from '../pipelines/pasd.ts';
 import { UsageError, inputFiles, num } from './args.ts';
-import { asUsageError, flagValue, optionFlags, optionUsage, optionsFromFlags } from './options.ts';
+import { checkRunOptions, flagValue, optionFlags, optionUsage, optionsFromFlags } from './options.ts';
 
 export const EVAL_USAGE = `usage: pasd eval --hr <dir> [--sr <dir> | --model <pasd-dir> --base <sd15-dir>] [options]
   --hr DIR               ground-truth images
@@ -118,12 +118,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       warn(`cannot load the models: ${e.message}`);
       return 3;
     }
-    try {
-      pipe.resolveOptions(pasdOpts);
-    } catch (e) {
-      await pipe.release();
-      throw asUsageError(e);
-    }
+    await checkRunOptions(pipe, pasdOpts);
   }
   const lrLabel = v.degrade ? `Real-ESRGAN degradation (PASD's params_realesrgan.yml), image i seeded with ${seed} + i` : `MATLAB bicubic ↓${scale} of the HR image, rounded to 8 bits`;
   const methods: MethodInfo[] = [{ id: 'bicubic', label: `baseline: MATLAB bicubic ↑${scale} (BasicSR imresize) of the LR input` }];

@@ -3,6 +3,7 @@
  * typed values of what was parsed, usage lines, and option errors spelled as flags.
  */
 import { type Door, OPTIONS, OPTION_KEYS, type OptionKey, type OptionSpec, OptionError, type RunSettings, valueProblem } from '../pipelines/options.ts';
+import type { PasdPipeline, UpscaleOptions } from '../pipelines/pasd.ts';
 import { UsageError } from './args.ts';
 
 type Flags = Record<string, { type: 'string' | 'boolean'; short?: string }>;
@@ -23,7 +24,7 @@ export function optionFlags(door: Door): Flags {
 export function flagValue<K extends OptionKey>(key: K, raw: string | boolean | undefined): RunSettings[K] | undefined {
   if (raw === undefined) return undefined;
   const spec: OptionSpec = OPTIONS[key];
-  const value = spec.kind === 'number' && typeof raw === 'string' ? (raw.trim() === '' ? Number.NaN : Number(raw)) : raw;
+  const value = spec.kind === 'number' && typeof raw === 'string' && !(spec.auto && raw === 'auto') ? (raw.trim() === '' ? Number.NaN : Number(raw)) : raw;
   const problem = valueProblem(spec, value, { got: JSON.stringify(raw) });
   if (problem) throw new UsageError(`--${spec.flag}: ${problem}`);
   return value as RunSettings[K];
@@ -42,6 +43,19 @@ export function optionsFromFlags(values: Readonly<Record<string, string | boolea
 /** An OptionError (from resolveOptions) as a usage error naming the flag; other errors unchanged. */
 export function asUsageError(e: unknown): unknown {
   return e instanceof OptionError ? new UsageError(`--${OPTIONS[e.option].flag}: ${e.detail}`) : e;
+}
+
+/**
+ * Every option, and how they combine with the loaded model's scheduler, checked before any
+ * image; when they do not fit, what was loaded is released and the usage error names the flag.
+ */
+export async function checkRunOptions(pipe: PasdPipeline, options: UpscaleOptions, loaded: readonly ({ release?(): Promise<void> } | undefined)[] = []): Promise<void> {
+  try {
+    pipe.resolveOptions(options);
+  } catch (e) {
+    for (const x of [pipe, ...loaded]) await x?.release?.();
+    throw asUsageError(e);
+  }
 }
 
 const WIDTH = 112;

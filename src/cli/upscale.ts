@@ -17,7 +17,7 @@ import { type PersonalizeSpec, classifyPersonalizedModel } from '../pipelines/pe
 import { loadClassifier } from '../prompts/classifier-node.ts';
 import type { PromptProvider } from '../prompts/provider.ts';
 import { RUNTIME_ARGS, UsageError, choice, inputFiles, num, probeGpuOrExit, runtimeChoiceOf, runtimeUsage } from './args.ts';
-import { asUsageError, optionFlags, optionUsage, optionsFromFlags } from './options.ts';
+import { checkRunOptions, optionFlags, optionUsage, optionsFromFlags } from './options.ts';
 import { ProgressBar } from './progress.ts';
 
 export const UPSCALE_USAGE = `usage: pasd upscale <images or folders...> -o <dir> [--model <pasd-dir> --base <sd15-dir>] [options]
@@ -104,14 +104,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
     throw e;
   }
   const runOptions: UpscaleOptions = { ...(mini ? defaultModelOptions() : {}), ...opts, ...(promptProvider ? { promptProvider } : {}) };
-  try {
-    // Every option, and how they combine with the model's scheduler, checked before any image.
-    pipe.resolveOptions(runOptions);
-  } catch (e) {
-    await pipe.release();
-    await promptProvider?.release?.();
-    throw asUsageError(e);
-  }
+  await checkRunOptions(pipe, runOptions, [promptProvider]);
   mkdirSync(v.output, { recursive: true });
   const results: { input: string; output?: string; error?: string; seconds: number; size?: [number, number] }[] = [];
   try {

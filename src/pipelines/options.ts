@@ -10,6 +10,8 @@ import { InputError } from '../core/errors.ts';
 import { COLOR_FIXES, type ColorFix } from '../image/colorfix.ts';
 import { SCHEDULER_CHOICES, type SchedulerChoice, createScheduler } from '../schedulers/index.ts';
 
+/** The original's `--latent_tiled_size`: what a run tiles by when it asks for the original's tiling without a number. */
+export const ORIGINAL_TILE_SIZE = 320;
 export const DEFAULT_ADDED_PROMPT = 'clean, high-resolution, 8k';
 export const DEFAULT_NEGATIVE_PROMPT = 'blurry, dotted, noise, raster lines, unclear, lowres, over-smoothed';
 /** test_pasd.py's grayscale mode: the negative prompt when none is given. */
@@ -27,7 +29,8 @@ export interface RunSettings {
   conditioningScale: number;
   addedNoiseLevel: number;
   initLatentWithNoise: boolean;
-  latentTileSize: number;
+  /** Latent tile side, or 'auto': the side the measured cost model predicts fastest for the image (./tiles.ts autoTileSize). */
+  latentTileSize: number | 'auto';
   latentTileOverlap: number;
   colorFix: ColorFix;
   /**
@@ -77,12 +80,13 @@ interface Common<V> {
   doors: readonly Door[];
   page?: PageField;
 }
-export type NumberSpec = Common<number> & { kind: 'number'; int?: boolean; min: number; max: number };
+/** `auto`: the string 'auto' is a value too (the pipeline picks the number). */
+export type NumberSpec = Common<number | 'auto'> & { kind: 'number'; int?: boolean; min: number; max: number; auto?: boolean };
 export type StringSpec = Common<string> & { kind: 'string'; maxLength: number };
 export type BooleanSpec = Common<boolean> & { kind: 'boolean' };
 export type ChoiceSpec<V extends string = string> = Common<V> & { kind: 'choice'; choices: readonly V[] };
 export type OptionSpec = NumberSpec | StringSpec | BooleanSpec | ChoiceSpec;
-type SpecOf<V> = [V] extends [number] ? NumberSpec : [V] extends [boolean] ? BooleanSpec : [V] extends [ColorFix | SchedulerChoice] ? ChoiceSpec<V & string> : StringSpec;
+type SpecOf<V> = [V] extends [number | 'auto'] ? NumberSpec : [V] extends [boolean] ? BooleanSpec : [V] extends [ColorFix | SchedulerChoice] ? ChoiceSpec<V & string> : StringSpec;
 
 const ALL: readonly Door[] = ['upscale', 'eval', 'server'];
 const CLI_AND_SERVER: readonly Door[] = ['upscale', 'server'];
@@ -125,7 +129,10 @@ export const OPTIONS: { readonly [K in OptionKey]: SpecOf<RunSettings[K]> } = {
     help: 'sampler', page: { at: 'more', label: 'Scheduler' },
   },
   initLatentWithNoise: { flag: 'init-noise', kind: 'boolean', default: false, doors: CLI_AND_SERVER, help: 'start from pure noise instead of the LR image' },
-  latentTileSize: { flag: 'tile-size', kind: 'number', int: true, min: 8, max: 1024, default: 320, doors: ALL, help: 'latent tile size' },
+  latentTileSize: {
+    flag: 'tile-size', kind: 'number', int: true, min: 8, max: 1024, auto: true, default: 'auto', doors: ALL,
+    help: `latent tile size; auto: the fastest by the measured cost model (the whole latent up to ~104², tiles of 64–72 above); a number tiles as the original (its default: ${ORIGINAL_TILE_SIZE})`,
+  },
   latentTileOverlap: { flag: 'tile-overlap', kind: 'number', int: true, min: 0, max: 1023, default: 8, doors: CLI_AND_SERVER, help: 'latent tile overlap, below the tile size' },
   colorize: {
     flag: 'colorize', kind: 'boolean', default: false, doors: CLI_AND_SERVER,
@@ -170,9 +177,10 @@ export class OptionError extends InputError {
 export function valueProblem(spec: OptionSpec, value: unknown, { max, got = JSON.stringify(value) }: { max?: number; got?: string } = {}): string | null {
   switch (spec.kind) {
     case 'number': {
+      if (spec.auto && value === 'auto') return null;
       const top = Math.min(spec.max, max ?? Infinity);
       const ok = typeof value === 'number' && Number.isFinite(value) && (!spec.int || Number.isInteger(value)) && value >= spec.min && value <= top;
-      return ok ? null : `expected ${spec.int ? 'an integer' : 'a number'} in [${spec.min}, ${top}], got ${got}`;
+      return ok ? null : `expected ${spec.int ? 'an integer' : 'a number'} in [${spec.min}, ${top}]${spec.auto ? ' or "auto"' : ''}, got ${got}`;
     }
     case 'string':
       if (typeof value !== 'string') return `expected a string, got ${got}`;
@@ -220,7 +228,7 @@ export function resolveOptions(options: Partial<RunSettings>, schedulers?: Sched
     o.colorFix = 'none';
     if (!given('negativePrompt')) o.negativePrompt = COLORIZATION_NEGATIVE_PROMPT;
   }
-  if (o.latentTileOverlap >= o.latentTileSize) throw new OptionError('latentTileOverlap', `must be smaller than the tile size ${o.latentTileSize}, got ${o.latentTileOverlap}`);
+  if (o.latentTileSize !== 'auto' && o.latentTileOverlap >= o.latentTileSize) throw new OptionError('latentTileOverlap', `must be smaller than the tile size ${o.latentTileSize}, got ${o.latentTileOverlap}`);
   denoisingSteps(o.steps, o.strength);
   if (o.initLatentWithNoise && o.strength < 1) throw new OptionError('initLatentWithNoise', 'strength below 1 starts from the LR image; it cannot be combined with a pure-noise start');
   if (schedulers) {

@@ -20,7 +20,7 @@ import { type ComponentPaths, type LoadOptions, type PasdComponents, componentPa
 import { type RunSettings, denoisingSteps, resolveOptions } from './options.ts';
 import { type ProcessingSizes, processingSizes } from './sizes.ts';
 import { type PromptProvider, promptSubject, validationPrompt } from '../prompts/provider.ts';
-import type { Tile } from './tiles.ts';
+import { type Tile, autoTileSize } from './tiles.ts';
 import { TextStage } from './stages.ts';
 import type { TiledVaeOptions } from './tiled-vae.ts';
 import { type VaeStage, vaeStage } from './vae-stage.ts';
@@ -188,7 +188,7 @@ export class PasdPipeline {
     const [, c, h, w] = shape;
     const out = await this.denoiser.runTiled(
       { latents: scaled, shape: [cfg ? 2 : 1, c, h, w], timestep: t, embeds, image: control, conditioningScale: s.conditioningScale, controlCrops: hooks.controlCrops },
-      { tileSize: s.latentTileSize, overlap: s.latentTileOverlap, onTile: hooks.onTile, signal: hooks.signal },
+      { tileSize: s.latentTileSize === 'auto' ? autoTileSize(h, w, s.latentTileOverlap) : s.latentTileSize, overlap: s.latentTileOverlap, onTile: hooks.onTile, signal: hooks.signal },
       hooks.onTileOutput,
     );
     if (!cfg) return out;

@@ -30,8 +30,6 @@ export interface DDIMStepOptions extends StepOptions {
 }
 
 export class DDIMScheduler implements Scheduler {
-  /** The name the doors offer (`--scheduler ddim`). */
-  static readonly choice = 'ddim';
   readonly config: DDIMConfig;
   readonly alphasCumprod: Float64Array;
   /** ᾱ used past the last step: 1, or ᾱ₀ (set_alpha_to_one false, as in SD1.5). */

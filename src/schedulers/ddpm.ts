@@ -23,8 +23,6 @@ export const DDPM_SPEC = {
 export type DDPMConfig = ConfigOf<typeof DDPM_SPEC>;
 
 export class DDPMScheduler implements Scheduler {
-  /** The name the doors offer (`--scheduler ddpm`). */
-  static readonly choice = 'ddpm';
   readonly config: DDPMConfig;
   readonly alphasCumprod: Float64Array;
   readonly initNoiseSigma = 1;

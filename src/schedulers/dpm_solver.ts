@@ -30,8 +30,6 @@ export const DPM_SOLVER_SPEC = {
 export type DPMSolverConfig = ConfigOf<typeof DPM_SOLVER_SPEC>;
 
 export class DPMSolverMultistepScheduler implements Scheduler {
-  /** The name the doors offer (`--scheduler dpmsolver`). */
-  static readonly choice = 'dpmsolver';
   readonly config: DPMSolverConfig;
   readonly alphasCumprod: Float64Array;
   private readonly trainSigmas: Float64Array;

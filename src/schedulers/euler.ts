@@ -37,8 +37,6 @@ export interface EulerStepOptions extends StepOptions {
 }
 
 export class EulerDiscreteScheduler implements Scheduler {
-  /** The name the doors offer (`--scheduler euler`). */
-  static readonly choice = 'euler';
   readonly config: EulerConfig;
   readonly alphasCumprod: Float64Array;
   private readonly trainSigmas: Float64Array;

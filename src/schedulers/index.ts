@@ -17,17 +17,17 @@ export type { FloatArray, Scheduler, StepOptions, StepOutput } from './common.ts
 export { DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler, LCMScheduler, UniPCMultistepScheduler };
 
 /**
- * Every scheduler, by diffusers class name, in the order the doors list them (the first is the
- * pipeline's default). Adding one here is all it takes: each class carries the short name the
- * CLI, the server and the page offer (`static choice`), and those lists derive from this one.
+ * Every scheduler, by diffusers class name, with the short name the CLI, the server and the
+ * page offer (`--scheduler unipc`), in the order they list them (the first is the pipeline's
+ * default). Adding a scheduler is one entry here: those lists derive from this one.
  */
 export const SCHEDULERS = {
-  UniPCMultistepScheduler,
-  DDIMScheduler,
-  DPMSolverMultistepScheduler,
-  EulerDiscreteScheduler,
-  LCMScheduler,
-  DDPMScheduler,
+  UniPCMultistepScheduler: { choice: 'unipc', Class: UniPCMultistepScheduler },
+  DDIMScheduler: { choice: 'ddim', Class: DDIMScheduler },
+  DPMSolverMultistepScheduler: { choice: 'dpmsolver', Class: DPMSolverMultistepScheduler },
+  EulerDiscreteScheduler: { choice: 'euler', Class: EulerDiscreteScheduler },
+  LCMScheduler: { choice: 'lcm', Class: LCMScheduler },
+  DDPMScheduler: { choice: 'ddpm', Class: DDPMScheduler },
 } as const;
 export type SchedulerName = keyof typeof SCHEDULERS;
 /** A scheduler's short name (`unipc`, `ddim`, …). */
@@ -43,5 +43,5 @@ export function createScheduler(className: string, config: unknown, warn?: Warn)
   if (!Object.hasOwn(SCHEDULERS, className)) {
     throw new ConfigError(`scheduler "${className}" is not supported; use one of ${Object.keys(SCHEDULERS).join(', ')}`);
   }
-  return new SCHEDULERS[className as SchedulerName](config, warn);
+  return new SCHEDULERS[className as SchedulerName].Class(config, warn);
 }

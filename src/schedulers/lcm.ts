@@ -26,8 +26,6 @@ export const LCM_SPEC = {
 export type LCMConfig = ConfigOf<typeof LCM_SPEC>;
 
 export class LCMScheduler implements Scheduler {
-  /** The name the doors offer (`--scheduler lcm`). */
-  static readonly choice = 'lcm';
   readonly config: LCMConfig;
   readonly alphasCumprod: Float64Array;
   private readonly finalAlphaCumprod: number;

@@ -40,8 +40,6 @@ interface History {
 }
 
 export class UniPCMultistepScheduler implements Scheduler {
-  /** The name the doors offer (`--scheduler unipc`). */
-  static readonly choice = 'unipc';
   readonly config: UniPCConfig;
   readonly alphasCumprod: Float64Array;
   /** Training sigmas √((1−ᾱ)/ᾱ) (float32 values), indexed by training timestep. */

@@ -12,6 +12,7 @@ import { UPSCALE_USAGE } from '../../src/cli/upscale.ts';
 import { COLOR_FIXES } from '../../src/image/colorfix.ts';
 import { COLORIZATION_SCHEDULER_CONFIG, SD15_SCHEDULER_CONFIG, defaultModelOptions } from '../../src/pipelines/load.ts';
 import { type Door, OPTIONS, OPTION_KEYS, type OptionKey, OptionError, type RunSettings, jsonName, resolveOptions } from '../../src/pipelines/options.ts';
+import { autoTileSize, latentTiles, tileCostMs } from '../../src/pipelines/tiles.ts';
 import { SCHEDULER_CHOICES } from '../../src/schedulers/index.ts';
 import { KNOWN_OPTIONS, parseJobOptions } from '../../src/server/options.ts';
 import { loadStaticFiles } from '../../src/server/static.ts';
@@ -81,4 +82,19 @@ test("the mini model's defaults.json is checked against the table", () => {
   const d = defaultModelOptions();
   assert.ok(Object.keys(d).length > 0);
   assert.doesNotThrow(() => resolveOptions(d));
+});
+
+test("latent tiles: 'auto' picks by the measured cost model; a number tiles as the original", () => {
+  assert.equal(OPTIONS.latentTileSize.default, 'auto');
+  assert.equal(autoTileSize(96, 96, 8), 96, "the original's 768 px: the whole latent");
+  assert.equal(latentTiles(96, 96, autoTileSize(96, 96, 8), 8), null);
+  assert.equal(autoTileSize(128, 128, 8), 72, '1024 px: 4 tiles of 72');
+  assert.equal(latentTiles(128, 128, 72, 8)!.length, 4);
+  assert.ok(4 * tileCostMs(72 * 72) < 0.75 * tileCostMs(128 * 128), 'predicted > 25 % faster than whole');
+  assert.equal(autoTileSize(64, 400, 8), 64, 'a long strip runs as tiles of its short side');
+  assert.equal(autoTileSize(16, 24, 8), 24, 'small latents run whole');
+  assert.equal(flagValue('latentTileSize', 'auto'), 'auto');
+  assert.equal(flagValue('latentTileSize', '72'), 72);
+  assert.throws(() => flagValue('latentTileSize', 'big'), /--tile-size: expected an integer in \[8, 1024\] or "auto", got "big"/);
+  assert.equal(parseJobOptions({ tileSize: 'auto', tileOverlap: 200 }, served).upscale.latentTileSize, 'auto');
 });

@@ -31,7 +31,7 @@ import { cvResizeLinear } from '../../image/cv-resize.ts';
 import { type Image, fromTensor, makeImage, toTensor } from '../../image/image.ts';
 import { AutoencoderKL, traceVaeDecode, traceVaeEncode } from '../../models/autoencoders/autoencoder-kl.ts';
 import { mergeColorization } from '../../pipelines/colorize.ts';
-import { DEFAULTS } from '../../pipelines/options.ts';
+import { DEFAULTS, ORIGINAL_TILE_SIZE } from '../../pipelines/options.ts';
 import { type DenoiseSettings, PasdPipeline, networkInput } from '../../pipelines/pasd.ts';
 import type { Tile } from '../../pipelines/tiles.ts';
 import { type Scheduler, SCHEDULERS, createScheduler } from '../../schedulers/index.ts';
@@ -128,7 +128,7 @@ export function denoiseSettings(ctx: CaseContext): DenoiseSettings {
     conditioningScale: setting(ctx, st, 'conditioning_scale', 'number', DEFAULTS.conditioningScale),
     addedNoiseLevel: setting(ctx, st, 'added_noise_level', 'number', DEFAULTS.addedNoiseLevel),
     initLatentWithNoise: setting(ctx, st, 'init_latent_with_noise', 'boolean', DEFAULTS.initLatentWithNoise),
-    latentTileSize: setting(ctx, st, 'latent_tiled_size', 'number', DEFAULTS.latentTileSize),
+    latentTileSize: setting(ctx, st, 'latent_tiled_size', 'number', ORIGINAL_TILE_SIZE),
     latentTileOverlap: setting(ctx, st, 'latent_tiled_overlap', 'number', DEFAULTS.latentTileOverlap),
   };
 }
