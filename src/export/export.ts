@@ -10,8 +10,8 @@ import type { Graph, Value } from '../ir/graph.ts';
 import { liveNodes, liveParams } from '../ir/passes.ts';
 import { attr, encodeModel, onnxDataType, valueInfo } from '../onnx/encode.ts';
 import type { OnnxNode, OnnxTensor } from '../onnx/types.ts';
-import { OPS } from '../ops/registry.ts';
-import { DEFAULT_LOWERING, type LowerCtx, type LoweringTarget, type OpName } from '../ops/types.ts';
+import { opOf } from '../ops/registry.ts';
+import { DEFAULT_LOWERING, type LowerCtx, type LoweringTarget } from '../ops/types.ts';
 import { commonFolder, externalLocation } from './external.ts';
 import { type Precision, toFloat16 } from './float16.ts';
 
@@ -111,8 +111,7 @@ export function exportGraph(g: Graph, meta: { docString?: string; precision?: Pr
       names.set(v, s);
       return s;
     });
-    const def = OPS[n.op as OpName] as { lower(c: LowerCtx, i: readonly string[], o: readonly string[], a: unknown, t: readonly unknown[]): void };
-    def.lower(ctx, n.inputs.map((v) => names.get(v)!), outs, n.attrs, n.inputs.map((v) => v.type));
+    opOf(n).lower(ctx, n.inputs.map((v) => names.get(v)!), outs, n.attrs, n.inputs.map((v) => v.type));
   }
   // Outputs that are not node outputs of their own name (an input, a param, a repeated value).
   g.outputs.forEach((v, i) => {
