@@ -17,7 +17,7 @@ import type { CompileOptions } from '../engine/compile.ts';
 import { colorizationPrompt, grayInput, mergeColorization } from './colorize.ts';
 import { Denoiser } from './denoiser.ts';
 import { type ComponentPaths, type LoadOptions, type PasdComponents, componentPaths, loadComponents } from './load.ts';
-import { type RunSettings, denoisingSteps, resolveOptions } from './options.ts';
+import { DEFAULTS, type RunSettings, denoisingSteps, resolveOptions } from './options.ts';
 import { type ProcessingSizes, processingSizes } from './sizes.ts';
 import { type PromptProvider, promptSubject, validationPrompt } from '../prompts/provider.ts';
 import { type Tile, autoTileSize } from './tiles.ts';
@@ -131,7 +131,7 @@ export class PasdPipeline {
   }
 
   /** A fresh scheduler of the chosen class, from the Real-ISR or the colorization config. */
-  scheduler(choice: SchedulerChoice = 'unipc', colorization = false): Scheduler {
+  scheduler(choice: SchedulerChoice = DEFAULTS.scheduler, colorization = false): Scheduler {
     const c = this.components;
     return createScheduler(SCHEDULER_CHOICES.get(choice)!, colorization ? c.colorizationSchedulerConfig : c.schedulerConfig);
   }
