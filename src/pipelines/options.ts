@@ -131,7 +131,7 @@ export const OPTIONS: { readonly [K in OptionKey]: SpecOf<RunSettings[K]> } = {
   initLatentWithNoise: { flag: 'init-noise', kind: 'boolean', default: false, doors: CLI_AND_SERVER, help: 'start from pure noise instead of the LR image' },
   latentTileSize: {
     flag: 'tile-size', kind: 'number', int: true, min: 8, max: 1024, auto: true, default: 'auto', doors: ALL,
-    help: `latent tile size; auto: the fastest by the measured cost model (the whole latent up to ~104², tiles of 64–72 above); a number tiles as the original (its default: ${ORIGINAL_TILE_SIZE})`,
+    help: `latent tile size; auto: on the CPU, the fastest by the measured cost model (the whole latent up to ~104², tiles of 64–72 above), elsewhere the original's ${ORIGINAL_TILE_SIZE}; a number tiles as the original`,
   },
   latentTileOverlap: { flag: 'tile-overlap', kind: 'number', int: true, min: 0, max: 1023, default: 8, doors: CLI_AND_SERVER, help: 'latent tile overlap, below the tile size' },
   colorize: {

@@ -11,13 +11,13 @@ import { colorFix } from '../image/colorfix.ts';
 import { type Image, asRgb, fromTensor, toTensor } from '../image/image.ts';
 import { resize, torchvisionResize } from '../image/resample.ts';
 import { samplePosterior } from '../models/autoencoders/autoencoder-kl.ts';
-import type { HostTensor } from '../runtime/session.ts';
+import type { HostTensor, Provider } from '../runtime/session.ts';
 import { SCHEDULER_CHOICES, type Scheduler, type SchedulerChoice, createScheduler } from '../schedulers/index.ts';
 import type { CompileOptions } from '../engine/compile.ts';
 import { colorizationPrompt, grayInput, mergeColorization } from './colorize.ts';
 import { Denoiser } from './denoiser.ts';
 import { type ComponentPaths, type LoadOptions, type PasdComponents, componentPaths, loadComponents } from './load.ts';
-import { DEFAULTS, type RunSettings, denoisingSteps, resolveOptions } from './options.ts';
+import { DEFAULTS, ORIGINAL_TILE_SIZE, type RunSettings, denoisingSteps, resolveOptions } from './options.ts';
 import { type ProcessingSizes, processingSizes } from './sizes.ts';
 import { type PromptProvider, promptSubject, validationPrompt } from '../prompts/provider.ts';
 import { type Tile, autoTileSize } from './tiles.ts';
@@ -97,9 +97,11 @@ export class PasdPipeline {
   readonly text: TextStage;
   readonly vae: VaeStage;
   readonly denoiser: Denoiser;
+  /** Where the denoiser runs: `latentTileSize: 'auto'` follows a cost model measured on the CPU. */
+  private readonly provider: Provider;
 
-  /** `vae`: tile sizes and memory budget of the (exact) tiled VAE (AutoencoderKL only). */
   /**
+   * `vae`: tile sizes and memory budget of the (exact) tiled VAE (AutoencoderKL only).
    * `options.precision` applies to the denoiser (nearly all of the compute). The text encoder
    * (once per image) and the VAE stay float32: the VAE decoder scales latents by
    * 1/scaling_factor and its activations leave float16's range (±65504) for large latents
@@ -110,6 +112,7 @@ export class PasdPipeline {
     this.text = new TextStage(components.textEncoder, components.tokenizer, fp32);
     this.vae = vaeStage(components.vae, { ...fp32, ...vae });
     this.denoiser = new Denoiser(components.unet, components.controlnet, options);
+    this.provider = options.provider ?? 'cpu';
     const f = components.vae.factor;
     if (f !== this.denoiser.factor)
       throw new ConfigError(`the VAE downsamples by ${f} but the ControlNet's degradation removal module by ${this.denoiser.factor}; they must agree (vae block_out_channels or factor vs controlnet conditioning_embedding_out_channels)`);
@@ -188,13 +191,22 @@ export class PasdPipeline {
     const [, c, h, w] = shape;
     const out = await this.denoiser.runTiled(
       { latents: scaled, shape: [cfg ? 2 : 1, c, h, w], timestep: t, embeds, image: control, conditioningScale: s.conditioningScale, controlCrops: hooks.controlCrops },
-      { tileSize: s.latentTileSize === 'auto' ? autoTileSize(h, w, s.latentTileOverlap) : s.latentTileSize, overlap: s.latentTileOverlap, onTile: hooks.onTile, signal: hooks.signal },
+      { tileSize: this.tileSize(s, h, w), overlap: s.latentTileOverlap, onTile: hooks.onTile, signal: hooks.signal },
       hooks.onTileOutput,
     );
     if (!cfg) return out;
     const guided = new Float32Array(n);
     for (let i = 0; i < n; i++) guided[i] = out[i] + s.guidanceScale * (out[n + i] - out[i]);
     return guided;
+  }
+
+  /**
+   * The latent tile side for an h × w latent: the one asked for, or for 'auto' the measured cost
+   * model's choice on the CPU (./tiles.ts) and, on GPU providers (not measured there), the original's.
+   */
+  private tileSize(s: DenoiseSettings, h: number, w: number): number {
+    if (s.latentTileSize !== 'auto') return s.latentTileSize;
+    return this.provider === 'cpu' ? autoTileSize(h, w, s.latentTileOverlap) : ORIGINAL_TILE_SIZE;
   }
 
   /** Runs the network on an image already at its network size (multiples of the VAE factor): the pipeline's __call__. */
