@@ -18,7 +18,7 @@ export interface SdxlPromptEmbeds {
   embeds: HostTensor;
   /** [B, P]: the pooled embeddings, same rows. */
   textEmbeds: HostTensor;
-  /** Token ids of both tokenizers in call order (prompt, then the encoded negative prompt), [N, 77] each. */
+  /** Token ids of both tokenizers for the encoded rows ([negative, positive], or [positive] when the negative is zeros or unused), [N, 77] each. */
   ids: [BigInt64Array, BigInt64Array];
 }
 
@@ -63,28 +63,25 @@ export class SdxlTextStage {
    * used with cfg). Returns [negative, positive] rows with cfg, else [positive].
    */
   async encodePrompt(prompt: string, negative: string | null, cfg: boolean): Promise<SdxlPromptEmbeds> {
-    const prompts = cfg && negative !== null ? [prompt, negative] : [prompt];
-    const [a, b] = [await this.encodeWith(0, prompts), await this.encodeWith(1, prompts)];
-    const n = prompts.length, seq = a.penultimate.length / (n * a.width), d = a.width + b.width;
+    const encoded = cfg && negative !== null ? [negative, prompt] : [prompt];
+    const [a, b] = [await this.encodeWith(0, encoded), await this.encodeWith(1, encoded)];
+    const n = encoded.length, seq = a.penultimate.length / (n * a.width), d = a.width + b.width;
     const p = b.textEmbeds!.length / n;
-    // cat([penultimate_1, penultimate_2], -1) per row.
-    const rows = Array.from({ length: n }, (_, r) => {
-      const out = new Float32Array(seq * d);
+    const rows = cfg && n === 1 ? 2 : n; // a zero negative row first when negative is null
+    const embeds = new Float32Array(rows * seq * d), pooled = new Float32Array(rows * p);
+    for (let r = 0; r < n; r++) {
+      const row = r + rows - n;
+      pooled.set(b.textEmbeds!.subarray(r * p, (r + 1) * p), row * p);
+      // cat([penultimate_1, penultimate_2], -1), token by token.
       for (let t = 0; t < seq; t++) {
-        out.set(a.penultimate.subarray((r * seq + t) * a.width, (r * seq + t + 1) * a.width), t * d);
-        out.set(b.penultimate.subarray((r * seq + t) * b.width, (r * seq + t + 1) * b.width), t * d + a.width);
+        const o = (row * seq + t) * d;
+        embeds.set(a.penultimate.subarray((r * seq + t) * a.width, (r * seq + t + 1) * a.width), o);
+        embeds.set(b.penultimate.subarray((r * seq + t) * b.width, (r * seq + t + 1) * b.width), o + a.width);
       }
-      return { embeds: out, pooled: b.textEmbeds!.slice(r * p, (r + 1) * p) };
-    });
-    const order = !cfg ? [rows[0]] : [rows[1] ?? { embeds: new Float32Array(seq * d), pooled: new Float32Array(p) }, rows[0]];
-    const cat = (xs: Float32Array[]) => {
-      const out = new Float32Array(xs.reduce((s, x) => s + x.length, 0));
-      xs.reduce((o, x) => (out.set(x, o), o + x.length), 0);
-      return out;
-    };
+    }
     return {
-      embeds: { dtype: 'float32', shape: [order.length, seq, d], data: cat(order.map((r) => r.embeds)) },
-      textEmbeds: { dtype: 'float32', shape: [order.length, p], data: cat(order.map((r) => r.pooled)) },
+      embeds: { dtype: 'float32', shape: [rows, seq, d], data: embeds },
+      textEmbeds: { dtype: 'float32', shape: [rows, p], data: pooled },
       ids: [a.ids, b.ids],
     };
   }

@@ -1,8 +1,9 @@
 /**
  * PASD-SDXL against the original (fixture group `sdxl`): both tokenizers and text encoders,
  * encode_prompt + time ids (`sdxl_text`), the PASD-SDXL ControlNet and UNet with text_embeds /
- * time_ids (`sdxl_models_*`), through the parity runner's `sdxl` handler. Plus the typed
- * errors of the added conditions.
+ * time_ids (`sdxl_models_*`), the whole pipeline through the SDXL model family
+ * (`sdxl_pipeline_*`, teacher-forced), all through the parity runner's `sdxl` handler; a
+ * free-running `upscale` with the family's defaults; the typed errors of the added conditions.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,15 +12,20 @@ import { ConfigError, ShapeError } from '../../src/core/errors.ts';
 import { Graph } from '../../src/ir/graph.ts';
 import { PasdUNet2DConditionModel } from '../../src/models/unets/pasd-unet.ts';
 import { Tensor } from '../../src/ops/tensor.ts';
+import { makeImage } from '../../src/image/image.ts';
+import { SDXL_DEFAULTS } from '../../src/pipelines/families/sdxl/index.ts';
+import type { SdxlPaths } from '../../src/pipelines/families/sdxl/load.ts';
+import { PasdPipeline, buildPrompt } from '../../src/pipelines/pasd.ts';
 import { FixtureSet } from '../../src/parity/fixture-set.ts';
+import { StoredDraws } from '../../src/parity/groups/pipeline.ts';
 import { notPassing, runCase } from '../../src/parity/runner.ts';
 import { ClipTokenizer, padTokenOf } from '../../src/tokenizer/clip_tokenizer.ts';
 import { FIXTURES } from '../parity/fixtures.ts';
 
 const fixtures = FixtureSet.open(FIXTURES);
-const cases = fixtures.cases.filter((c) => c.group === 'sdxl' && c.settings === undefined);
+const cases = fixtures.cases.filter((c) => c.group === 'sdxl');
 
-test('the manifest has the sdxl text and model cases', () => assert.ok(cases.length >= 3, `${cases.length} cases`));
+test('the manifest has the sdxl text, model and pipeline cases', () => assert.ok(cases.length >= 4, `${cases.length} cases`));
 
 for (const c of cases) {
   test(`${c.name}: every output within tolerance`, async (t) => {
@@ -49,4 +55,32 @@ test('text_time configs: missing dims and missing / unexpected added conditions 
   assert.throws(() => unet.forward(...args, { textEmbeds: x('p', [1, 19]), timeIds: x('i', [1, 6]) }), (e: unknown) => e instanceof ShapeError && /\[B, 20\]/.test(e.message));
   const sd = new PasdUNet2DConditionModel(parseUNetConfig(fixtures.model('pasd_unet').config, 'unet', () => {})).nameTree();
   assert.throws(() => sd.forward(x('s2', [1, 4, 8, 8]), args[1], x('c2', [1, 77, 32]), null, { textEmbeds: x('p2', [1, 20]), timeIds: x('i2', [1, 6]) }), /no addition_embed_type/);
+});
+
+test('upscale() with the SDXL family: found from the UNet config, its defaults, the pure-noise start from the stored draws', async () => {
+  const c = cases.find((x) => x.settings !== undefined)!;
+  const ctx = fixtures.context(c, { threads: 2 });
+  const st = c.settings as Record<string, unknown>;
+  const m = (n: string) => fixtures.model(n).dir;
+  const pipe = PasdPipeline.fromFolders({
+    unet: m('sdxl_unet'), controlnet: m('sdxl_controlnet'), vae: m('sdxl_vae'), textEncoder: m('text_encoder'), textEncoder2: m('sdxl_text_encoder_2'),
+    tokenizer: fixtures.path('tokenizer'), tokenizer2: fixtures.path('models/sdxl_tokenizer_2'),
+  } as SdxlPaths, { threads: 2, cache: false, warn: () => {} });
+  try {
+    assert.equal(pipe.family.name, 'sdxl');
+    assert.equal(SDXL_DEFAULTS.negativePrompt, st.negative_prompt);
+    assert.equal(buildPrompt(st.user_prompt as string, SDXL_DEFAULTS.addedPrompt), st.prompt);
+    const draws = StoredDraws.of(ctx);
+    const [h, w, ch] = ctx.shape('input.lr_image_u8');
+    const lr = makeImage(w, h, ch, Uint8Array.from(ctx.f32('input.lr_image_u8')));
+    const out = await pipe.upscale(lr, { upscale: 2, processSize: 64, steps: 4, prompt: st.user_prompt as string, random: draws });
+    assert.deepEqual([out.width, out.height], st.final_size_wh);
+    assert.equal(draws.left, 0, 'one latent draw, then one per Euler step');
+    const want = ctx.f32('output.image_wavelet_color_fix_u8');
+    const worst = out.data.reduce((mx, v, i) => Math.max(mx, Math.abs(v - want[i])), 0);
+    // Free-running float32 drifts from the float64-checked reference (README: 3.7e-4 in noise_pred by step 4).
+    assert.ok(worst <= 2, `free-running image differs by ${worst} levels`);
+  } finally {
+    await pipe.release();
+  }
 });
