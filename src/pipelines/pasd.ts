@@ -220,6 +220,8 @@ export class PasdPipeline {
       const sample = samplePosterior(post.mean, post.logvar, rnd.randn(post.mean.length));
       const init = sample.map((v) => Math.fround(v * this.vae.scalingFactor));
       const noised = sched.addNoise(init, rnd.randn(n), t0);
+      // A family whose original never starts from the LR image (PASD-SDXL): the LR latents noised to t0 as they are.
+      if (this.family.lrStart === 'first-step') return { latents: noised, shape: lshape };
       latents = img2img ? noised : sched.addNoise(noised, rnd.randn(n), s.addedNoiseLevel);
     }
     const sigma = sched.initNoiseSigma;

@@ -54,4 +54,11 @@ export interface ModelFamily {
   readonly defaults: Partial<UpscaleOptions>;
   /** SD1.5 PASD draws a 4-value offset noise (scaled by 0) after the initial noise; PASD-SDXL does not. */
   readonly offsetNoiseDraw: boolean;
+  /**
+   * Starting from the LR image (initLatentWithNoise false): 'pasd' = pipeline_pasd.py's (noise at the
+   * first timestep, then at added_noise_level, × init_noise_sigma); 'first-step' = the LR latents
+   * noised to the first timestep only (diffusers img2img at strength 1), for PASD-SDXL, whose
+   * original has no LR start and whose Euler schedule cannot add noise at a timestep outside it.
+   */
+  readonly lrStart: 'pasd' | 'first-step';
 }

@@ -14,5 +14,6 @@ export const sd15: ModelFamily = {
   textConditioner: (c, options) => new TextStage(c.textEncoder, c.tokenizer, options),
   denoiserConditioning: () => null,
   defaults: {},
+  lrStart: 'pasd',
   offsetNoiseDraw: true,
 };

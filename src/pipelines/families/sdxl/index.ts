@@ -64,5 +64,6 @@ export const sdxl: ModelFamily = {
   },
   denoiserConditioning,
   defaults: SDXL_DEFAULTS,
+  lrStart: 'first-step',
   offsetNoiseDraw: false,
 };
