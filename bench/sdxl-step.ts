@@ -4,9 +4,9 @@
  * on random weights at SDXL base 1.0's size (bench/sdxl-configs.ts; the ControlNet's DRM
  * channels are PASD SD1.5's, 16/32/96/256), against the SD1.5 PASD step (64×64 latent, same
  * batch) in the same run. Each case runs in its own child process so its peak RSS is its own.
- * The PASD-SDXL weights are 4.85 G parameters (UNet with pixel attentions 3.60 G, ControlNet 1.25 G;
- * 18 GiB as float32, written once under the
- * OS temp folder and held in memory by onnxruntime): a machine with less memory cannot run it.
+ * The PASD-SDXL weights are 4.85 G parameters (UNet with pixel attentions 3.60 G, ControlNet
+ * 1.25 G; 18 GiB as float32, written once under the OS temp folder and held in memory by
+ * onnxruntime): a machine with less memory cannot run it.
  * `--tiny` runs the fixture's tiny SDXL models instead (checks the script in seconds).
  */
 import { execFileSync } from 'node:child_process';
