@@ -4,10 +4,11 @@
  * failing first job. SIGINT/SIGTERM shut down gracefully (a second signal exits at once).
  */
 import { existsSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PasdError } from '../core/errors.ts';
-import { componentPaths, defaultModelOptions, defaultModelPaths } from '../pipelines/load.ts';
+import { familyOfUNetFolder, modelPaths } from '../pipelines/families/index.ts';
+import { defaultModelOptions, defaultModelPaths } from '../pipelines/load.ts';
 import { type WorkerModel, WorkerRunner } from '../server/runner.ts';
 import { PasdServer, SERVER_DEFAULTS } from '../server/server.ts';
 import { DEFAULT_OPTION_LIMITS } from '../server/options.ts';
@@ -18,7 +19,7 @@ export const SERVE_USAGE = `usage: pasd serve [--port N] [--model <pasd-dir> --b
 
 Serves the HTTP API (/v1/...) and the web page on http://127.0.0.1:<port>/.
 models (default: the bundled mini model, models/pasd-mini, with its defaults.json):
-  --model DIR --base DIR  a PASD checkpoint folder and an SD1.5 folder, as for "pasd upscale"; the bundled
+  --model DIR --base DIR  a PASD (SD1.5) or PASD-SDXL checkpoint folder and its base folder, as for "pasd upscale"; the bundled
                           mini model is offered as a second choice
   --name NAME             the model's name in the API and on the page (default: the --model folder's name)
 options:
@@ -123,7 +124,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
 /** The served models: --model/--base first (if given), then the bundled mini model (when installed). */
 function modelsOf(model: string | undefined, base: string | undefined, name: string | undefined): WorkerModel[] {
   const models: WorkerModel[] = [];
-  if (model && base) models.push({ name: name ?? basename(resolve(model)), paths: componentPaths(model, base), defaults: {} });
+  // A PASD-SDXL checkpoint lists its family's defaults (test_pasd_sdxl.py's); SD1.5 PASD has none beyond the pipeline's own.
+  if (model && base) models.push({ name: name ?? basename(resolve(model)), paths: modelPaths(model, base), defaults: { ...familyOfUNetFolder(join(model, 'unet')).defaults } });
   else if (name) throw new UsageError('--name names the --model folder; give --model and --base');
   const mini = defaultModelPaths();
   if (existsSync(mini.unet) && !models.some((m) => m.name === 'pasd-mini')) models.push({ name: 'pasd-mini', paths: mini, defaults: defaultModelOptions() });

@@ -18,12 +18,16 @@ import type { PromptProvider } from '../prompts/provider.ts';
 import { RUNTIME_ARGS, UsageError, choice, inputFiles, num, probeGpuOrExit, runtimeChoiceOf, runtimeUsage } from './args.ts';
 import { ProgressBar } from './progress.ts';
 
-export const UPSCALE_USAGE = `usage: pasd upscale <images or folders...> -o <dir> [--model <pasd-dir> --base <sd15-dir>] [options]
+export const UPSCALE_USAGE = `usage: pasd upscale <images or folders...> -o <dir> [--model <pasd-dir> --base <base-dir>] [options]
 
 models (default: the bundled mini model, models/pasd-mini, with the defaults of its defaults.json):
-  --model DIR            PASD or PASD-light checkpoint folder with unet/ and controlnet/ (diffusers layout,
-                         .safetensors or .bin; PASD-light is recognised from its weights)
-  --base DIR             Stable Diffusion 1.5 folder with vae/, text_encoder/, tokenizer/ (scheduler/ optional)
+  --model DIR            PASD, PASD-light or PASD-SDXL checkpoint folder with unet/ and controlnet/ (diffusers
+                         layout, .safetensors or .bin; PASD-light is recognised from its weights, PASD-SDXL
+                         from its UNet config: addition_embed_type "text_time")
+  --base DIR             its base: Stable Diffusion 1.5 with vae/, text_encoder/, tokenizer/, or SDXL base 1.0
+                         with also text_encoder_2/, tokenizer_2/ (scheduler/ optional). PASD-SDXL's defaults are
+                         test_pasd_sdxl.py's: scale 2, process size 1280, 25 Euler steps, cfg 7, conditioning
+                         0.8, its added and negative prompts, start from pure noise (see --init)
   --personalized PATH    stylization: a single-file SD1.5 checkpoint (.safetensors/.ckpt, LDM keys),
                          a LoRA (.safetensors, kohya or diffusers) or a diffusers unet/ folder
   --blending-alpha X     single file: UNet = file·X + PASD·(1−X) (default 1.0)
@@ -31,7 +35,7 @@ models (default: the bundled mini model, models/pasd-mini, with the defaults of 
   --lora-alpha-compat M  kohya (default: scale by alpha/rank) | original (PASD's merge, ignores alpha)
 options:
   -o, --output DIR       output folder (created if missing)
-  -s, --scale N          upscale factor (default 4; colorization: 1)
+  -s, --scale N          upscale factor (default 4; PASD-SDXL 2; colorization: 1)
   --colorize             colorize instead of upscaling (same as --control-type grayscale): the input's grey
                          luma is kept, the output has the input's size; no colour fix, no added prompt; the
                          negative prompt defaults to "b&w, color bleeding"; the scheduler config is --model's
@@ -48,7 +52,9 @@ options:
   --cfg X                classifier-free guidance scale (default 9.0)
   --conditioning-scale X ControlNet strength (default 1.0)
   --added-noise-level N  extra noise on the LR latents, 0–999 (default 900)
-  --init-noise           start from pure noise instead of the LR image
+  --init-noise           start from pure noise instead of the LR image (= --init noise)
+  --init lr|noise        where the latents start: the LR image's latents noised (SD1.5 PASD's default) or pure
+                         noise (PASD-SDXL's default: its original never encodes the LR image)
   --process-size N       shorter side the network runs at least at (default 768)
   --tile-size N          latent tile size (default 320) --tile-overlap N (default 8)
   --color-fix MODE       wavelet | adain | none (default wavelet)
@@ -77,7 +83,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
       output: { type: 'string', short: 'o' }, scale: { type: 'string', short: 's' }, model: { type: 'string' }, base: { type: 'string' },
       prompt: { type: 'string', short: 'p' }, 'added-prompt': { type: 'string' }, 'negative-prompt': { type: 'string', short: 'n' },
       steps: { type: 'string' }, cfg: { type: 'string' }, 'conditioning-scale': { type: 'string' }, 'added-noise-level': { type: 'string' },
-      'init-noise': { type: 'boolean' }, 'process-size': { type: 'string' }, 'tile-size': { type: 'string' }, 'tile-overlap': { type: 'string' }, samples: { type: 'string' }, strength: { type: 'string' },
+      'init-noise': { type: 'boolean' }, init: { type: 'string' }, 'process-size': { type: 'string' }, 'tile-size': { type: 'string' }, 'tile-overlap': { type: 'string' }, samples: { type: 'string' }, strength: { type: 'string' },
       'color-fix': { type: 'string' }, scheduler: { type: 'string' }, seed: { type: 'string' }, threads: { type: 'string' },
       'max-pixels': { type: 'string' }, 'vae-encoder-tile': { type: 'string' }, 'vae-decoder-tile': { type: 'string' }, 'vae-memory': { type: 'string' }, format: { type: 'string', short: 'f' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' },
       colorize: { type: 'boolean' }, 'control-type': { type: 'string' }, help: { type: 'boolean', short: 'h' },
@@ -104,13 +110,13 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
   }
   const opts: UpscaleOptions = {
     colorize,
-    upscale: num(v.scale, 'scale', { int: true, min: 1, max: 16 }) ?? (colorize ? 1 : 4),
+    upscale: num(v.scale, 'scale', { int: true, min: 1, max: 16 }) ?? (colorize ? 1 : undefined),
     prompt: v.prompt, addedPrompt: v['added-prompt'], negativePrompt: v['negative-prompt'],
     steps: num(v.steps, 'steps', { int: true, min: 1, max: 1000 }),
     guidanceScale: num(v.cfg, 'cfg', { min: 0 }),
     conditioningScale: num(v['conditioning-scale'], 'conditioning-scale', { min: 0 }),
     addedNoiseLevel: num(v['added-noise-level'], 'added-noise-level', { int: true, min: 0, max: 999 }),
-    initLatentWithNoise: v['init-noise'],
+    initLatentWithNoise: initOf(v),
     processSize: num(v['process-size'], 'process-size', { int: true, min: 8 }),
     latentTileSize: num(v['tile-size'], 'tile-size', { int: true, min: 8 }),
     latentTileOverlap: num(v['tile-overlap'], 'tile-overlap', { int: true, min: 0 }),
@@ -148,6 +154,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
     }
     throw e;
   }
+  opts.upscale ??= pipe.family.defaults.upscale ?? 4;
   const runOptions: UpscaleOptions = { ...(mini ? defaultModelOptions() : {}), ...opts, ...(promptProvider ? { promptProvider } : {}) };
   mkdirSync(v.output, { recursive: true });
   const results: { input: string; output?: string; error?: string; seconds: number; size?: [number, number] }[] = [];
@@ -175,6 +182,13 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
   }
   if (v.json) process.stdout.write(JSON.stringify({ results }, null, 2) + '\n');
   return results.some((r) => r.error) ? 1 : 0;
+}
+
+/** --init lr|noise and --init-noise as initLatentWithNoise (undefined: the model family's default). */
+function initOf(v: Record<string, string | boolean | undefined>): boolean | undefined {
+  const init = choice(v.init as string | undefined, 'init', ['lr', 'noise'] as const);
+  if (v['init-noise'] && init === 'lr') throw new UsageError('--init-noise contradicts --init lr');
+  return v['init-noise'] || init === 'noise' ? true : init === 'lr' ? false : undefined;
 }
 
 /** --high-level-info / --classifier (test_pasd.py `--high_level_info`): the classifier folder, or none. */

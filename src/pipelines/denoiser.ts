@@ -1,8 +1,9 @@
 /**
  * One denoising evaluation: PASD ControlNet + UNet traced as ONE graph (no host round trip
  * for the 13 residuals), inputs latent [B,4,h,w], timestep int64 [1], prompt embeddings
- * [B,77,D], control image [B,3,8h,8w], conditioning scale [1] → noise prediction. Large
- * latents are evaluated tile by tile (pipeline_pasd.py) and stitched with Gaussian weights.
+ * [B,77,D], control image [B,3,8h,8w], conditioning scale [1] (plus the model family's
+ * inputs, e.g. SDXL's text_embeds / time_ids, and its timestep dtype) → noise prediction.
+ * Large latents are evaluated tile by tile (pipeline_pasd.py) and stitched with Gaussian weights.
  */
 import type { HostTensor } from '../runtime/session.ts';
 import { Graph } from '../ir/graph.ts';
@@ -10,6 +11,9 @@ import type { Module } from '../nn/module.ts';
 import { Tensor } from '../ops/tensor.ts';
 import type { ControlNetModel } from '../models/controlnets/controlnet.ts';
 import type { ControlResiduals } from '../models/unets/unet-base.ts';
+import type { UNetConfig } from '../config/unet.ts';
+import type { TextTimeConditions } from '../nn/embeddings.ts';
+import type { DenoiserConditioning } from './families/types.ts';
 import { gaussianTileWeightsF64 } from '../image/tile-weights.ts';
 import type { CompiledGraph } from '../engine/compile.ts';
 import { GraphCache } from './graph-cache.ts';
@@ -17,7 +21,8 @@ import { type Tile, TileAccumulator, cropTile, latentTiles } from './tiles.ts';
 
 /** What the pipeline needs of a UNet (PASD and PASD-light alike). */
 export interface DenoisingUNet extends Module {
-  forward(sample: Tensor, timestep: Tensor, context: Tensor, control: ControlResiduals | null): Tensor;
+  readonly config: UNetConfig;
+  forward(sample: Tensor, timestep: Tensor, context: Tensor, control: ControlResiduals | null, added?: TextTimeConditions | null): Tensor;
 }
 
 export interface DenoiseInputs {
@@ -30,6 +35,8 @@ export interface DenoiseInputs {
   /** [B, 3, 8h, 8w] in [0, 1] */
   image: Float32Array;
   conditioningScale: number;
+  /** The model family's extra feeds (DenoiserConditioning), the same for every tile. */
+  added?: Readonly<Record<string, HostTensor>>;
 }
 
 export interface TileOptions {
@@ -46,7 +53,8 @@ export class Denoiser {
   private crops: { image: Float32Array; byTile: Map<string, Float32Array> } | null = null;
   /** Control image pixels per latent pixel: 2^(stride-2 stages of the degradation removal module). */
   readonly factor: number;
-  constructor(readonly unet: DenoisingUNet, readonly controlnet: ControlNetModel, options: ConstructorParameters<typeof GraphCache>[0]) {
+  constructor(readonly unet: DenoisingUNet, readonly controlnet: ControlNetModel, options: ConstructorParameters<typeof GraphCache>[0],
+    readonly conditioning: DenoiserConditioning | null = null) {
     this.cache = new GraphCache(options);
     this.factor = 2 ** (controlnet.config.conditioningEmbeddingOutChannels.length - 1);
   }
@@ -55,12 +63,13 @@ export class Denoiser {
     const g = new Graph(`pasd_denoise_${b}x${c}x${h}x${w}`);
     const f = (name: string, shape: number[], dtype: 'float32' | 'int64' = 'float32') => new Tensor(g, g.addInput(name, { dtype, shape }));
     const sample = f('sample', [b, c, h, w]);
-    const t = f('timestep', [1], 'int64');
+    const t = f('timestep', [1], this.conditioning?.timestepDtype ?? 'int64');
     const ctx = f('encoder_hidden_states', [b, seq, dim]);
     const cond = f('controlnet_cond', [b, 3, this.factor * h, this.factor * w]);
     const scale = f('conditioning_scale', [1]);
-    const control = this.controlnet.forward(sample, t, ctx, cond, scale);
-    g.setOutputs({ noise_pred: this.unet.forward(sample, t, ctx, { down: control.down, mid: control.mid }).value });
+    const added = this.conditioning?.inputs(g, b) ?? null;
+    const control = this.controlnet.forward(sample, t, ctx, cond, scale, added);
+    g.setOutputs({ noise_pred: this.unet.forward(sample, t, ctx, { down: control.down, mid: control.mid }, added).value });
     return g;
   }
 
@@ -76,10 +85,13 @@ export class Denoiser {
     const s = await this.session(b, c, h, w, seq, dim);
     const out = await s.run({
       sample: { dtype: 'float32', shape: x.shape, data: x.latents },
-      timestep: { dtype: 'int64', shape: [1], data: BigInt64Array.of(BigInt(x.timestep)) },
+      timestep: this.conditioning?.timestepDtype === 'float32'
+        ? { dtype: 'float32', shape: [1], data: Float32Array.of(x.timestep) }
+        : { dtype: 'int64', shape: [1], data: BigInt64Array.of(BigInt(x.timestep)) },
       encoder_hidden_states: x.embeds,
       controlnet_cond: { dtype: 'float32', shape: [b, 3, this.factor * h, this.factor * w], data: x.image },
       conditioning_scale: { dtype: 'float32', shape: [1], data: Float32Array.of(x.conditioningScale) },
+      ...x.added,
     });
     return out.noise_pred.data as Float32Array;
   }

@@ -16,11 +16,12 @@ import { type Scheduler, createScheduler } from '../schedulers/index.ts';
 import type { CompileOptions } from '../engine/compile.ts';
 import { COLORIZATION_NEGATIVE_PROMPT, checkColorizationOptions, colorizationPrompt, grayInput, mergeColorization } from './colorize.ts';
 import { Denoiser } from './denoiser.ts';
-import { type ComponentPaths, type LoadOptions, type PasdComponents, componentPaths, loadComponents } from './load.ts';
+import { familyOf, familyOfUNetFolder, modelPaths } from './families/index.ts';
+import type { ModelFamily, PromptConditioning, TextConditioner } from './families/types.ts';
+import type { ComponentPaths, LoadOptions, PasdComponents } from './load.ts';
 import { type ProcessingSizes, processingSizes } from './sizes.ts';
 import { type PromptProvider, promptSubject, validationPrompt } from '../prompts/provider.ts';
 import type { Tile } from './tiles.ts';
-import { TextStage } from './stages.ts';
 import type { TiledVaeOptions } from './tiled-vae.ts';
 import { type VaeStage, vaeStage } from './vae-stage.ts';
 
@@ -104,7 +105,7 @@ export interface DenoiseSettings {
  * embeddings and the VAE posterior, computed by the first run and reused by the next.
  */
 export interface RunCache {
-  embeds?: HostTensor;
+  text?: PromptConditioning;
   posterior?: { mean: Float32Array; logvar: Float32Array };
 }
 
@@ -148,7 +149,9 @@ export function networkInput(input: Image, o: { upscale: number; processSize: nu
 }
 
 export class PasdPipeline {
-  readonly text: TextStage;
+  /** The model family (./families): SD1.5 or SDXL, from the UNet's config. */
+  readonly family: ModelFamily;
+  readonly text: TextConditioner;
   readonly vae: VaeStage;
   readonly denoiser: Denoiser;
 
@@ -161,9 +164,10 @@ export class PasdPipeline {
    */
   constructor(readonly components: PasdComponents, options: CompileOptions = {}, vae: TiledVaeOptions = {}) {
     const fp32 = { ...options, precision: 'fp32' as const };
-    this.text = new TextStage(components.textEncoder, components.tokenizer, fp32);
+    this.family = familyOf(components.unet.config);
+    this.text = this.family.textConditioner(components, fp32);
     this.vae = vaeStage(components.vae, { ...fp32, ...vae });
-    this.denoiser = new Denoiser(components.unet, components.controlnet, options);
+    this.denoiser = new Denoiser(components.unet, components.controlnet, options, this.family.denoiserConditioning(components));
     const f = components.vae.factor;
     if (f !== this.denoiser.factor)
       throw new ConfigError(`the VAE downsamples by ${f} but the ControlNet's degradation removal module by ${this.denoiser.factor}; they must agree (vae block_out_channels or factor vs controlnet conditioning_embedding_out_channels)`);
@@ -174,14 +178,14 @@ export class PasdPipeline {
     return this.denoiser.factor;
   }
 
-  /** From a PASD or PASD-light checkpoint folder (unet/, controlnet/, optional scheduler/) and an SD1.5 base folder. */
+  /** From a PASD, PASD-light or PASD-SDXL checkpoint folder (unet/, controlnet/, optional scheduler/) and its base folder (SD1.5 / SDXL). */
   static fromPretrained(model: string, base: string, options: CompileOptions & LoadOptions & { vae?: TiledVaeOptions } = {}): PasdPipeline {
-    return PasdPipeline.fromFolders(componentPaths(model, base), options);
+    return PasdPipeline.fromFolders(modelPaths(model, base), options);
   }
 
   static fromFolders(paths: ComponentPaths, options: CompileOptions & LoadOptions & { vae?: TiledVaeOptions } = {}): PasdPipeline {
     const { light, warn, personalize, vae, ...compile } = options;
-    return new PasdPipeline(loadComponents(paths, { light, warn, personalize }), compile, vae);
+    return new PasdPipeline(familyOfUNetFolder(paths.unet).load(paths, { light, warn, personalize }), compile, vae);
   }
 
   /** A fresh scheduler of the chosen class, from the Real-ISR or the colorization config. */
@@ -190,9 +194,9 @@ export class PasdPipeline {
     return createScheduler(SCHEDULER_CLASS[choice], colorization ? c.colorizationSchedulerConfig : c.schedulerConfig);
   }
 
-  /** Prompt embeddings for CFG: [negative, positive] (pipeline order), or [positive]. */
-  async encodePrompt(prompt: string, negative: string, cfg: boolean): Promise<{ ids: BigInt64Array; embeds: HostTensor }> {
-    return this.text.encode(cfg ? [negative, prompt] : [prompt]);
+  /** Prompt embeddings (and the family's text feeds) for CFG: [negative, positive] (pipeline order), or [positive]. */
+  async encodePrompt(prompt: string, negative: string, cfg: boolean): Promise<PromptConditioning> {
+    return this.text.condition(prompt, negative, cfg);
   }
 
   /**
@@ -210,12 +214,14 @@ export class PasdPipeline {
     if (s.initLatentWithNoise && img2img) throw new InputError('strength below 1 starts from the LR image; it cannot be combined with initLatentWithNoise (--init-noise)');
     if (s.initLatentWithNoise) {
       latents = rnd.randn(n);
-      rnd.randn(4); // the original's offset noise, drawn then scaled by 0
+      if (this.family.offsetNoiseDraw) rnd.randn(4); // the original's offset noise, drawn then scaled by 0
     } else {
       const post = cache.posterior ??= await this.vae.encode(image, shape);
       const sample = samplePosterior(post.mean, post.logvar, rnd.randn(post.mean.length));
       const init = sample.map((v) => Math.fround(v * this.vae.scalingFactor));
       const noised = sched.addNoise(init, rnd.randn(n), t0);
+      // A family whose original never starts from the LR image (PASD-SDXL): the LR latents noised to t0 as they are.
+      if (this.family.lrStart === 'first-step') return { latents: noised, shape: lshape };
       latents = img2img ? noised : sched.addNoise(noised, rnd.randn(n), s.addedNoiseLevel);
     }
     const sigma = sched.initNoiseSigma;
@@ -228,7 +234,9 @@ export class PasdPipeline {
    */
   async predictNoise(latents: Float32Array, shape: readonly [number, number, number, number], t: number, sched: Scheduler,
     embeds: HostTensor, control: Float32Array, s: DenoiseSettings,
-    hooks: { onTile?: (i: number, n: number) => void; onTileOutput?: (tile: Tile, input: Float32Array, out: Float32Array) => void; signal?: AbortSignal } = {}): Promise<Float32Array> {
+    hooks: { onTile?: (i: number, n: number) => void; onTileOutput?: (tile: Tile, input: Float32Array, out: Float32Array) => void; signal?: AbortSignal;
+      /** The family's extra denoiser feeds (PromptConditioning.added + DenoiserConditioning.imageFeeds). */
+      added?: Readonly<Record<string, HostTensor>> } = {}): Promise<Float32Array> {
     const cfg = embeds.shape[0] === 2;
     const n = latents.length;
     const input = new Float32Array(cfg ? 2 * n : n);
@@ -237,7 +245,7 @@ export class PasdPipeline {
     const scaled = sched.scaleModelInput(input, t);
     const [, c, h, w] = shape;
     const out = await this.denoiser.runTiled(
-      { latents: scaled, shape: [cfg ? 2 : 1, c, h, w], timestep: t, embeds, image: control, conditioningScale: s.conditioningScale },
+      { latents: scaled, shape: [cfg ? 2 : 1, c, h, w], timestep: t, embeds, image: control, conditioningScale: s.conditioningScale, added: hooks.added },
       { tileSize: s.latentTileSize, overlap: s.latentTileOverlap, onTile: hooks.onTile, signal: hooks.signal },
       hooks.onTileOutput,
     );
@@ -245,6 +253,11 @@ export class PasdPipeline {
     const guided = new Float32Array(n);
     for (let i = 0; i < n; i++) guided[i] = out[i] + s.guidanceScale * (out[n + i] - out[i]);
     return guided;
+  }
+
+  /** The family's extra denoiser feeds for a prompt conditioning and an H×W control image. */
+  denoiserFeeds(text: PromptConditioning, height: number, width: number): Readonly<Record<string, HostTensor>> {
+    return { ...text.added, ...this.denoiser.conditioning?.imageFeeds(height, width, text.embeds.shape[0]) };
   }
 
   /** Runs the network on an image already at its network size (multiples of the VAE factor): the pipeline's __call__. */
@@ -259,7 +272,9 @@ export class PasdPipeline {
     const cfg = s.guidanceScale > 1;
     report({ phase: 'encode' });
     const cache = o.cache ?? {};
-    const embeds = cache.embeds ??= (await this.encodePrompt(prompt, negative, cfg)).embeds;
+    const text = cache.text ??= await this.encodePrompt(prompt, negative, cfg);
+    const embeds = text.embeds;
+    const added = this.denoiserFeeds(text, H, W);
     const tensor = toTensor(image);
     const { latents: init, shape } = await this.prepareLatents(tensor.data, tensor.shape, sched, timesteps[0], s, o.random, cache);
     const control = new Float32Array(cfg ? 2 * tensor.data.length : tensor.data.length);
@@ -270,7 +285,7 @@ export class PasdPipeline {
       for (const [i, t] of timesteps.entries()) {
         o.signal?.throwIfAborted();
         const noise = await this.predictNoise(latents, shape, t, sched, embeds, control, s, {
-          signal: o.signal, onTile: (tile, tiles) => report({ phase: 'denoise', step: i + 1, tile, tiles }),
+          signal: o.signal, added, onTile: (tile, tiles) => report({ phase: 'denoise', step: i + 1, tile, tiles }),
         });
         latents = sched.step(noise, t, latents, { generator: o.random }).prevSample;
       }
@@ -285,7 +300,7 @@ export class PasdPipeline {
   /** The main job: LR photo → restored image of size input × upscale (or, colorizing, the input recoloured). */
   async upscale(input: Image, options: UpscaleOptions = {}): Promise<Image> {
     asRgb(input, 'input image');
-    const o = { ...DEFAULTS, ...options };
+    const o = { ...DEFAULTS, ...this.family.defaults, ...options };
     const colorize = o.colorize;
     if (colorize) checkColorizationOptions(options);
     const { source, image: img, sizes } = networkInput(input, { ...o, multiple: this.factor });

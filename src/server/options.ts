@@ -99,5 +99,5 @@ export function parseJobOptions(raw: unknown, models: ReadonlyMap<string, Partia
   for (const k of Object.keys(picked) as (keyof UpscaleOptions)[]) if (picked[k] === undefined) delete picked[k];
   const run = { ...models.get(model), ...picked };
   if ((run.latentTileOverlap ?? 8) >= (run.latentTileSize ?? 320)) throw badField('tileOverlap', 'must be smaller than tileSize');
-  return { model, upscale: { ...run, upscale: scale ?? (colorize ? 1 : 4) } };
+  return { model, upscale: { ...run, upscale: scale ?? (colorize ? 1 : run.upscale ?? 4) } };
 }
