@@ -20,7 +20,8 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { AddressInfo } from 'node:net';
 import type { UpscaleOptions } from '../pipelines/pasd.ts';
 import { HttpError } from './errors.ts';
-import { DEFAULT_STORE_LIMITS, type Job, JobQueue, type StoreLimits, isFinal } from './jobs.ts';
+import { type JobBackend, MemoryJobs } from './backend.ts';
+import { DEFAULT_STORE_LIMITS, JobQueue, type JobView, type StoreLimits, isFinal } from './jobs.ts';
 import { DEFAULT_OPTION_LIMITS, type OptionLimits, parseJobOptions } from './options.ts';
 import { type Runner, type WorkerModel, WorkerRunner } from './runner.ts';
 import { type StaticFile, loadStaticFiles } from './static.ts';
@@ -43,6 +44,8 @@ export interface ServerConfig {
   threads?: number;
   /** Default: the worker thread; tests may pass their own. */
   runner?: Runner;
+  /** Where jobs live; default: this process (a JobQueue with `runner` and `store`). */
+  jobs?: JobBackend;
   staticFiles?: Map<string, StaticFile>;
   log?: (line: string) => void;
 }
@@ -63,7 +66,7 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 
 export class PasdServer {
   readonly http: Server;
-  readonly queue: JobQueue;
+  readonly queue: JobBackend;
   private readonly files: Map<string, StaticFile>;
   private readonly tokenDigest: Buffer | null;
   private readonly modelDefaults: Map<string, Partial<UpscaleOptions>>;
@@ -83,7 +86,7 @@ export class PasdServer {
     this.modelDefaults = new Map(config.models.map((m) => [m.name, m.defaults]));
     this.tokenDigest = config.token ? digest(config.token) : null;
     this.files = config.staticFiles ?? loadStaticFiles();
-    this.queue = new JobQueue(config.runner ?? new WorkerRunner(config.models, { threads: config.threads }), { ...DEFAULT_STORE_LIMITS, ...config.store }, Date.now, config.log);
+    this.queue = config.jobs ?? new MemoryJobs(new JobQueue(config.runner ?? new WorkerRunner(config.models, { threads: config.threads }), { ...DEFAULT_STORE_LIMITS, ...config.store }, Date.now, config.log));
     this.http = createServer({ requestTimeout: 120_000, headersTimeout: 20_000 }, (req, res) => {
       this.handle(req, res).catch((e: Error) => this.fail(res, e));
     });
@@ -142,7 +145,7 @@ export class PasdServer {
     };
     if (path === '/v1/health') {
       allow('GET');
-      return json(res, 200, { status: 'ok', uptimeSeconds: Math.round((Date.now() - this.started) / 1000), queue: { ...this.queue.counts(), capacity: this.queue.limits.maxQueued } });
+      return json(res, 200, { status: 'ok', uptimeSeconds: Math.round((Date.now() - this.started) / 1000), queue: { ...(await this.queue.counts()), capacity: this.queue.maxQueued } });
     }
     if (path === '/v1/models') {
       allow('GET');
@@ -153,46 +156,48 @@ export class PasdServer {
       return this.createJob(req, res, url);
     }
     if (parts[0] !== 'jobs' || parts.length > 3) throw new HttpError(404, `${path}: no such route`);
-    const job = this.jobOf(parts[1]);
+    const id = this.idOf(parts[1]);
     const sub = parts[2];
     if (sub === undefined) {
       allow('GET', 'DELETE');
       if (method === 'DELETE') {
-        this.log(`job ${job.id}: cancel requested (${job.state})`);
-        this.queue.cancel(job);
-        return json(res, 202, this.queue.view(job));
+        const v = this.found(id, await this.queue.cancel(id));
+        this.log(`job ${id}: cancel requested (${v.state})`);
+        return json(res, 202, v);
       }
-      return json(res, 200, this.queue.view(job));
+      return json(res, 200, this.found(id, await this.queue.view(id)));
     }
     allow('GET');
-    if (sub === 'events') return this.events(req, res, job);
+    if (sub === 'events') return this.events(req, res, id);
     if (sub === 'result') {
-      if (!job.result) throw new HttpError(409, `job ${job.id} is ${job.state}${job.error ? ` (${job.error})` : ''}; the result exists once it is done`, 'id');
-      res.writeHead(200, { 'content-type': 'image/png', 'content-length': job.result.png.length, 'content-disposition': `inline; filename="pasd-${job.id}.png"` });
-      res.end(job.result.png);
+      const body = await this.queue.result(id);
+      const length = 'png' in body ? body.png.length : body.length;
+      res.writeHead(200, { 'content-type': 'image/png', 'content-length': length, 'content-disposition': `inline; filename="pasd-${id}.png"` });
+      if ('png' in body) res.end(body.png);
+      else body.stream.on('error', () => res.destroy()).pipe(res);
       return;
     }
     throw new HttpError(404, `${path}: no such route`);
   }
 
   private async createJob(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const c = this.queue.counts();
+    const c = await this.queue.counts();
     // Refuse before reading a body that could not be queued anyway.
-    if (c.queued >= this.queue.limits.maxQueued) throw new HttpError(429, `the queue is full (${c.queued} jobs waiting); retry later`, undefined, { 'retry-after': '10' });
-    const { options, image } = await this.withUploadSlot(async () => {
+    if (c.queued >= this.queue.maxQueued) throw new HttpError(429, `the queue is full (${c.queued} jobs waiting); retry later`, undefined, { 'retry-after': '10' });
+    const { options, bytes, image } = await this.withUploadSlot(async () => {
       const body = await readBody(req, this.limits.maxUploadBytes);
       const upload = await parseUpload(req.headers['content-type'], body, url.searchParams);
       const options = parseJobOptions(upload.options, this.modelDefaults, this.config.optionLimits ?? DEFAULT_OPTION_LIMITS);
-      return { options, image: await decodeUpload(upload.image, this.limits.maxPixels) };
+      return { options, bytes: upload.image, image: await decodeUpload(upload.image, this.limits.maxPixels) };
     });
     const { width: w, height: h } = image.rgb;
     const s = options.upscale.upscale;
     if (w * h * s * s > this.limits.maxOutputPixels)
       throw new HttpError(413, `scale: ${w}x${h} × ${s} would be ${w * s}x${h * s}, more than the server's cap of ${this.limits.maxOutputPixels} output pixels`, 'scale');
-    const job = this.queue.submit(image, options);
+    const job = await this.queue.submit({ bytes, image }, options);
     this.log(`job ${job.id}: queued (${w}x${h}, ×${s}, model ${options.model})`);
     res.setHeader('location', `/v1/jobs/${job.id}`);
-    json(res, 202, this.queue.view(job));
+    json(res, 202, job);
   }
 
   private async withUploadSlot<T>(fn: () => Promise<T>): Promise<T> {
@@ -206,33 +211,48 @@ export class PasdServer {
     }
   }
 
-  private jobOf(id: string | undefined): Job {
-    const job = id && ID.test(id) ? this.queue.get(id) : undefined;
-    if (!job) throw new HttpError(404, `job ${id}: no such job (finished jobs expire)`, 'id');
-    return job;
+  private idOf(id: string | undefined): string {
+    if (!id || !ID.test(id)) throw new HttpError(404, `job ${id}: no such job (finished jobs expire)`, 'id');
+    return id;
+  }
+
+  private found(id: string, v: JobView | undefined): JobView {
+    if (!v) throw new HttpError(404, `job ${id}: no such job (finished jobs expire)`, 'id');
+    return v;
   }
 
   /** Server-Sent Events: the job's view now and at every change; the stream ends with the final state. */
-  private events(req: IncomingMessage, res: ServerResponse, job: Job): void {
+  private async events(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+    // Subscribed before the first look: changes that come while it is read are kept, then sent.
+    const early: JobView[] = [];
+    let deliver = (v: JobView) => void early.push(v);
+    const unsubscribe = this.queue.subscribe(id, (v) => deliver(v));
+    let now: JobView;
+    try {
+      now = this.found(id, await this.queue.view(id));
+    } catch (e) {
+      unsubscribe();
+      throw e;
+    }
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
     res.write('retry: 2000\n\n');
-    const send = (v: ReturnType<JobQueue['view']>) => {
-      res.write(`data: ${JSON.stringify(v)}\n\n`);
-      if (isFinal(v.state)) stop();
-    };
     const heartbeat = setInterval(() => res.write(': ping\n\n'), SSE_HEARTBEAT_MS).unref();
-    let unsubscribe = () => {};
+    let ended = false;
     const stop = () => {
+      if (ended) return;
+      ended = true;
       clearInterval(heartbeat);
       unsubscribe();
       res.end();
     };
+    deliver = (v) => {
+      if (ended) return;
+      res.write(`data: ${JSON.stringify(v)}\n\n`);
+      if (isFinal(v.state)) stop();
+    };
     // A client going away only unsubscribes; the job goes on.
     req.on('close', stop);
-    const now = this.queue.view(job);
-    if (isFinal(now.state)) return send(now);
-    unsubscribe = this.queue.subscribe(job.id, send);
-    send(now);
+    for (const v of [now, ...early]) deliver(v);
   }
 
   private serveStatic(method: string, path: string, req: IncomingMessage, res: ServerResponse): void {
