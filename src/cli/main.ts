@@ -10,6 +10,7 @@ import { evalCommand } from './eval.ts';
 import { trainCommand } from './train.ts';
 import { serveCommand } from './serve.ts';
 import { upscaleCommand } from './upscale.ts';
+import { workerCommand } from './worker.ts';
 
 const USAGE = `pasd — Pixel-Aware Stable Diffusion super-resolution
 
@@ -25,6 +26,8 @@ usage:
                                     train PASD (pasd train --help)
   pasd serve [--port N] [--model <dir> --base <dir>] [--token T]
                                     HTTP API with a job queue and a web page (pasd serve --help)
+  pasd worker --queue redis://host:port [--model <dir> --base <dir>]
+                                    run the jobs of "pasd serve --queue" (pasd worker --help)
   pasd parity <fixture dir> [--group g] [--case s] [--json] [--provider cpu|webgpu|cuda] [--precision fp32|fp16]
                                     parity with the original PyTorch code on a fixture set
   pasd --help                       this text
@@ -51,6 +54,8 @@ export async function main(argv: string[]): Promise<number> {
         return await evalCommand(rest);
       case 'serve':
         return await serveCommand(rest);
+      case 'worker':
+        return await workerCommand(rest);
       default:
         process.stderr.write(`pasd: unknown command "${cmd}"\n\n${USAGE}`);
         return 2;

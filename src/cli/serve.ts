@@ -9,11 +9,13 @@ import { parseArgs } from 'node:util';
 import { PasdError } from '../core/errors.ts';
 import { familyOfUNetFolder, modelPaths } from '../pipelines/families/index.ts';
 import { defaultModelOptions, defaultModelPaths } from '../pipelines/load.ts';
+import { RedisJobs } from '../server/redis-jobs.ts';
 import { type WorkerModel, WorkerRunner } from '../server/runner.ts';
 import { PasdServer, SERVER_DEFAULTS } from '../server/server.ts';
 import { DEFAULT_OPTION_LIMITS } from '../server/options.ts';
 import { DEFAULT_STORE_LIMITS } from '../server/jobs.ts';
 import { RUNTIME_ARGS, UsageError, num, probeGpuOrExit, runtimeChoiceOf, runtimeUsage } from './args.ts';
+import { queueOf } from './queue-args.ts';
 
 export const SERVE_USAGE = `usage: pasd serve [--port N] [--model <pasd-dir> --base <sd15-dir>] [options]
 
@@ -28,6 +30,11 @@ options:
                           beyond this machine: use it with --token
   --token T               require "Authorization: Bearer T" (or ?token=T) on every route; default: $PASD_TOKEN
   --threads N             CPU threads of the worker (default: all cores)
+  --queue URL             jobs, progress and results live in Redis (redis://[user:password@]host:port[/db],
+                          rediss:// for TLS; default: $PASD_QUEUE; the password may come from
+                          $PASD_REDIS_PASSWORD): any number of "pasd serve" processes share them and
+                          "pasd worker" processes run them; this process loads no model
+  --results-dir DIR       with --queue: the folder the workers write results to (pasd worker --results-dir)
 ${runtimeUsage(26)}
   --max-upload BYTES      largest request body (default ${SERVER_DEFAULTS.maxUploadBytes})
   --max-pixels N          largest input image, width × height (default ${SERVER_DEFAULTS.maxPixels})
@@ -47,7 +54,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       model: { type: 'string' }, base: { type: 'string' }, name: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
       token: { type: 'string' }, threads: { type: 'string' }, 'max-upload': { type: 'string' }, 'max-pixels': { type: 'string' },
       'max-output-pixels': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-steps': { type: 'string' }, 'result-ttl': { type: 'string' },
-      grace: { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' }, ...RUNTIME_ARGS,
+      grace: { type: 'string' }, queue: { type: 'string' }, 'results-dir': { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' }, ...RUNTIME_ARGS,
     },
   });
   if (v.help) {
@@ -74,6 +81,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     },
   };
   const grace = (num(v.grace, 'grace', { min: 0 }) ?? 10) * 1000;
+  const queue = queueOf(v.queue);
+  if (v['results-dir'] !== undefined && !queue) throw new UsageError('--results-dir goes with --queue (the in-process queue keeps results in memory)');
   if (host !== SERVER_DEFAULTS.host)
     process.stderr.write(`pasd serve: warning: binding to ${host} instead of ${SERVER_DEFAULTS.host}; other machines may reach this server${token ? '' : ' and no --token is set'}\n`);
 
@@ -85,18 +94,25 @@ export async function serveCommand(argv: string[]): Promise<number> {
     process.stderr.write(`pasd serve: cannot load the models: ${e.message}\n`);
     return 3;
   }
-  const probe = await probeGpuOrExit(runtime, 'pasd serve');
-  if (probe !== null) return probe;
-  const runner = new WorkerRunner(models, runtime);
-  try {
-    log?.(`loading model "${models[0].name}"…`);
-    await runner.load(models[0].name);
-  } catch (e) {
-    process.stderr.write(`pasd serve: cannot load the models: ${(e as Error).message}\n`);
-    await runner.close();
-    return 3;
+  let backend: { jobs: RedisJobs } | { runner: WorkerRunner };
+  if (queue) {
+    log?.(`jobs in ${queue.display} (pasd worker processes run them)`);
+    backend = { jobs: new RedisJobs({ connection: queue, models: models.map((m) => m.name), maxQueued: config.store.maxQueued, ttlMs: config.store.ttlMs, resultsDir: v['results-dir'], log }) };
+  } else {
+    const probe = await probeGpuOrExit(runtime, 'pasd serve');
+    if (probe !== null) return probe;
+    const runner = new WorkerRunner(models, runtime);
+    try {
+      log?.(`loading model "${models[0].name}"…`);
+      await runner.load(models[0].name);
+    } catch (e) {
+      process.stderr.write(`pasd serve: cannot load the models: ${(e as Error).message}\n`);
+      await runner.close();
+      return 3;
+    }
+    backend = { runner };
   }
-  const server = new PasdServer({ ...config, models, runner });
+  const server = new PasdServer({ ...config, models, ...backend });
   let url: string;
   try {
     url = await server.listen();
@@ -122,7 +138,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
 }
 
 /** The served models: --model/--base first (if given), then the bundled mini model (when installed). */
-function modelsOf(model: string | undefined, base: string | undefined, name: string | undefined): WorkerModel[] {
+export function modelsOf(model: string | undefined, base: string | undefined, name: string | undefined): WorkerModel[] {
   const models: WorkerModel[] = [];
   // A PASD-SDXL checkpoint lists its family's defaults (test_pasd_sdxl.py's); SD1.5 PASD has none beyond the pipeline's own.
   if (model && base) models.push({ name: name ?? basename(resolve(model)), paths: modelPaths(model, base), defaults: { ...familyOfUNetFolder(join(model, 'unet')).defaults } });
