@@ -10,7 +10,6 @@ import { evalCommand } from './eval.ts';
 import { trainCommand } from './train.ts';
 import { serveCommand } from './serve.ts';
 import { upscaleCommand } from './upscale.ts';
-import { workerCommand } from './worker.ts';
 
 const USAGE = `pasd — Pixel-Aware Stable Diffusion super-resolution
 
@@ -54,8 +53,8 @@ export async function main(argv: string[]): Promise<number> {
         return await evalCommand(rest);
       case 'serve':
         return await serveCommand(rest);
-      case 'worker':
-        return await workerCommand(rest);
+      case 'worker': // loaded on demand, as BullMQ: the other commands never need them
+        return await (await import('./worker.ts')).workerCommand(rest);
       default:
         process.stderr.write(`pasd: unknown command "${cmd}"\n\n${USAGE}`);
         return 2;

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { PasdError } from '../core/errors.ts';
 import { familyOfUNetFolder, modelPaths } from '../pipelines/families/index.ts';
 import { defaultModelOptions, defaultModelPaths } from '../pipelines/load.ts';
-import { RedisJobs } from '../server/redis-jobs.ts';
+import type { RedisJobs } from '../server/redis-jobs.ts';
 import { type WorkerModel, WorkerRunner } from '../server/runner.ts';
 import { PasdServer, SERVER_DEFAULTS } from '../server/server.ts';
 import { DEFAULT_OPTION_LIMITS } from '../server/options.ts';
@@ -97,6 +97,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   let backend: { jobs: RedisJobs } | { runner: WorkerRunner };
   if (queue) {
     log?.(`jobs in ${queue.display} (pasd worker processes run them)`);
+    const { RedisJobs } = await import('../server/redis-jobs.ts'); // BullMQ only when asked for
     backend = { jobs: new RedisJobs({ connection: queue, models: models.map((m) => m.name), maxQueued: config.store.maxQueued, ttlMs: config.store.ttlMs, resultsDir: v['results-dir'], log }) };
   } else {
     const probe = await probeGpuOrExit(runtime, 'pasd serve');

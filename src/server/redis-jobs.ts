@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Job, Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -160,6 +160,8 @@ export class RedisJobs implements JobBackend {
       const stored = found.job.returnvalue;
       await found.job.remove();
       if (stored && 'key' in stored) await client.del(stored.key);
+      const dir = this.config.resultsDir;
+      if (stored && 'file' in stored && dir && RESULT_FILE.test(stored.file)) await unlink(join(dir, stored.file)).catch(() => undefined);
       return before;
     });
   }
