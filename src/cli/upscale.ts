@@ -17,6 +17,7 @@ import { loadClassifier } from '../prompts/classifier-node.ts';
 import type { PromptProvider } from '../prompts/provider.ts';
 import { RUNTIME_ARGS, UsageError, choice, inputFiles, num, probeGpuOrExit, runtimeChoiceOf, runtimeUsage } from './args.ts';
 import { ProgressBar } from './progress.ts';
+import { upscaleRemote } from './remote.ts';
 
 export const UPSCALE_USAGE = `usage: pasd upscale <images or folders...> -o <dir> [--model <pasd-dir> --base <base-dir>] [options]
 
@@ -35,6 +36,11 @@ models (default: the bundled mini model, models/pasd-mini, with the defaults of 
   --lora-alpha-compat M  kohya (default: scale by alpha/rank) | original (PASD's merge, ignores alpha)
 options:
   -o, --output DIR       output folder (created if missing)
+  --server URL           send the images to a running "pasd serve" (http://host:port) instead of running
+                         the models here: its workers upscale them (with --queue, in parallel), results come
+                         back as PNGs; outputs that exist are skipped, so running again resumes. The model
+                         options (--model, --personalized, --classifier, --threads, ...) are the server's
+  --token T              with --server: its token (default: $PASD_TOKEN)
   -s, --scale N          upscale factor (default 4; PASD-SDXL 2; colorization: 1)
   --colorize             colorize instead of upscaling (same as --control-type grayscale): the input's grey
                          luma is kept, the output has the input's size; no colour fix, no added prompt; the
@@ -88,6 +94,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
       'max-pixels': { type: 'string' }, 'vae-encoder-tile': { type: 'string' }, 'vae-decoder-tile': { type: 'string' }, 'vae-memory': { type: 'string' }, format: { type: 'string', short: 'f' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' },
       colorize: { type: 'boolean' }, 'control-type': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       'high-level-info': { type: 'string' }, classifier: { type: 'string' },
+      server: { type: 'string' }, token: { type: 'string' },
       personalized: { type: 'string' }, 'blending-alpha': { type: 'string' }, multiplier: { type: 'string' }, 'lora-alpha-compat': { type: 'string' },
       ...RUNTIME_ARGS,
     },
@@ -134,6 +141,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
   const threads = num(v.threads, 'threads', { int: true, min: 1 });
   const runtime = runtimeChoiceOf(v, threads);
   const files = inputFiles(positionals);
+  if (v.server !== undefined) return remote(v, files, opts);
   // Neither --model nor --base: the shipped mini model (models/pasd-mini) with the options it was trained for.
   const mini = !v.model && !v.base;
   if (!mini && (!v.model || !v.base)) throw new UsageError('--model <PASD checkpoint folder> and --base <SD1.5 folder> go together (leave both out for the bundled mini model)');
@@ -227,4 +235,17 @@ function vaeOptionsOf(v: Record<string, string | boolean | undefined>): TiledVae
   };
   for (const k of Object.keys(o) as (keyof TiledVaeOptions)[]) if (o[k] === undefined) delete o[k];
   return o;
+}
+
+/** `--server`: the options that choose or run models here have no meaning; the rest go to the server. */
+async function remote(v: Record<string, string | boolean | undefined>, files: string[], opts: UpscaleOptions): Promise<number> {
+  const local = ['model', 'base', 'personalized', 'blending-alpha', 'multiplier', 'lora-alpha-compat', 'classifier', 'high-level-info', 'threads',
+    'provider', 'precision', 'max-pixels', 'vae-encoder-tile', 'vae-decoder-tile', 'vae-memory'].filter((k) => v[k] !== undefined);
+  if (local.length) throw new UsageError(`--${local[0]} does not go with --server: the server's models and settings run the job`);
+  if (v.format !== undefined && v.format !== 'png') throw new UsageError('--format: the server returns PNG (--server)');
+  mkdirSync(v.output as string, { recursive: true });
+  const say = v.quiet || v.json ? () => {} : (line: string) => process.stderr.write(`${line}\n`);
+  const results = await upscaleRemote(v.server as string, (v.token as string | undefined) ?? (process.env.PASD_TOKEN || undefined), files, v.output as string, opts, say);
+  if (v.json) process.stdout.write(JSON.stringify({ results }, null, 2) + '\n');
+  return results.some((r) => r.error) ? 1 : 0;
 }

@@ -3,13 +3,14 @@
  * with its append-only file on: jobs queued before Redis is killed (SIGKILL, no shutdown save)
  * and restarted still run, the API process reconnects by itself, and the password (given
  * through PASD_REDIS_PASSWORD) never appears in any output. Results go through a shared
- * --results-dir.
+ * --results-dir. `pasd upscale --server` sends a folder through the service and resumes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { upscaleRemote } from '../../src/cli/remote.ts';
 import { decodeImage } from '../../src/image/codec-node.ts';
 import { FAST, type JobBody, form, png, tinyModelFolders, waitFinal } from './helpers.ts';
 import { type Child, NO_REDIS, RedisServer, pasd } from './redis-helpers.ts';
@@ -59,6 +60,20 @@ test('Redis killed and restarted (AOF on) with jobs queued: they still run; the 
     assert.equal((await fetch(`${url}/v1/jobs/${ids[0]}`, { method: 'DELETE' })).status, 202);
     assert.equal((await fetch(`${url}/v1/jobs/${ids[0]}`)).status, 404);
     assert.equal(readdirSync(results).filter((n) => n.endsWith('.png')).length, 3);
+
+    // pasd upscale --server: a folder through the service; an existing output is skipped, a re-run skips all.
+    const inDir = join(results, 'in'), outDir = join(results, 'out');
+    mkdirSync(inDir);
+    mkdirSync(outDir);
+    for (const n of ['a', 'b', 'c']) writeFileSync(join(inDir, `${n}.png`), await png(10, 6));
+    writeFileSync(join(outDir, 'b.png'), 'done before');
+    const files = ['a', 'b', 'c'].map((n) => join(inDir, `${n}.png`));
+    const lines: string[] = [];
+    const batch = await upscaleRemote(url, undefined, files, outDir, { upscale: 2, processSize: 32, steps: 2 }, (l) => lines.push(l));
+    assert.deepEqual(batch.map((r) => [basename(r.input), r.skipped ?? false, r.error]), [['b.png', true, undefined], ['a.png', false, undefined], ['c.png', false, undefined]]);
+    for (const n of ['a', 'c']) assert.equal((await decodeImage(readFileSync(join(outDir, `${n}.png`)))).rgb.width, 20);
+    assert.ok(lines.some((l) => /^a\.png: done → /.test(l)), lines.join('\n'));
+    assert.ok((await upscaleRemote(url, undefined, files, outDir, {}, () => {})).every((r) => r.skipped));
 
     assert.deepEqual(await Promise.all([worker, api].map((c) => c.stop('SIGTERM'))), [0, 0]);
     for (const c of children) assert.doesNotMatch(c.output, new RegExp(SECRET), 'the password is never printed');
