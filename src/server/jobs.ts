@@ -76,18 +76,7 @@ export function progressFraction(p: Progress): number {
 }
 
 /** What a view is made of, wherever the job lives (this process or Redis). */
-export interface JobFacts {
-  id: string;
-  state: JobState;
-  model: string;
-  input: { width: number; height: number };
-  output?: { width: number; height: number };
-  position?: number;
-  progress?: Progress;
-  started?: number;
-  finished?: number;
-  error?: string;
-}
+export type JobFacts = Omit<JobView, 'progress' | 'etaSeconds' | 'elapsedSeconds'> & { progress?: Progress; started?: number; finished?: number };
 
 export function jobView(job: JobFacts, now: number): JobView {
   const v: JobView = { id: job.id, state: job.state, model: job.model, input: job.input };
@@ -105,11 +94,40 @@ export function jobView(job: JobFacts, now: number): JobView {
   return v;
 }
 
+/** Per job, the functions that follow its view (Server-Sent Events). */
+export class Subscribers {
+  private readonly byId = new Map<string, Set<(v: JobView) => void>>();
+
+  /** Returns the unsubscribe. */
+  add(id: string, fn: (v: JobView) => void): () => void {
+    let set = this.byId.get(id);
+    if (!set) this.byId.set(id, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+      if (!set.size && this.byId.get(id) === set) this.byId.delete(id);
+    };
+  }
+
+  has(id: string): boolean {
+    return this.byId.has(id);
+  }
+
+  emit(id: string, v: JobView): void {
+    for (const fn of [...(this.byId.get(id) ?? [])]) fn(v);
+  }
+
+  /** Forgets the job's listeners (it is final). */
+  drop(id: string): void {
+    this.byId.delete(id);
+  }
+}
+
 export class JobQueue {
   private readonly jobs = new Map<string, Job>();
   private readonly queue: Job[] = [];
   private running: Job | null = null;
-  private readonly listeners = new Map<string, Set<(v: JobView) => void>>();
+  private readonly listeners = new Subscribers();
   private readonly sweeper: NodeJS.Timeout;
   private closing = false;
   private idle: (() => void) | null = null;
@@ -144,13 +162,7 @@ export class JobQueue {
 
   /** Calls `fn` with the job's view on every change until it is final; returns the unsubscribe. */
   subscribe(id: string, fn: (v: JobView) => void): () => void {
-    let set = this.listeners.get(id);
-    if (!set) this.listeners.set(id, (set = new Set()));
-    set.add(fn);
-    return () => {
-      set.delete(fn);
-      if (!set.size) this.listeners.delete(id);
-    };
+    return this.listeners.add(id, fn);
   }
 
   /**
@@ -168,10 +180,7 @@ export class JobQueue {
   }
 
   private emit(job: Job): void {
-    const set = this.listeners.get(job.id);
-    if (!set) return;
-    const v = this.view(job);
-    for (const fn of [...set]) fn(v);
+    if (this.listeners.has(job.id)) this.listeners.emit(job.id, this.view(job));
   }
 
   private finish(job: Job, state: JobState, o: { error?: string; result?: Job['result'] } = {}): void {
@@ -182,7 +191,7 @@ export class JobQueue {
     if (o.result) job.result = o.result;
     this.log?.(`job ${job.id}: ${state}${job.started !== undefined ? ` after ${((job.finished - job.started) / 1000).toFixed(1)} s` : ''}${o.error ? ` (${o.error})` : ''}`);
     this.emit(job);
-    this.listeners.delete(job.id);
+    this.listeners.drop(job.id);
     this.sweep();
   }
 

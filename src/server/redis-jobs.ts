@@ -13,7 +13,7 @@ import { type Job, Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { HttpError } from './errors.ts';
 import { type JobBackend, type JobCounts, type ResultBody, type Upload, noResult } from './backend.ts';
-import { CANCELED, type JobState, type JobView, jobView } from './jobs.ts';
+import { CANCELED, type JobState, type JobView, Subscribers, jobView } from './jobs.ts';
 import type { JobOptions } from './options.ts';
 import type { QueueConnection } from './redis-url.ts';
 import { INPUT_TTL_SEC, type QueuedJob, RESULT_FILE, type StoredResult, queueName, redisKeys } from './redis-wire.ts';
@@ -40,7 +40,7 @@ export class RedisJobs implements JobBackend {
   private readonly events: QueueEvents[];
   /** Our own keys (./redis-wire.ts) and the wait-list reads. */
   private readonly client: Redis;
-  private readonly listeners = new Map<string, Set<(v: JobView) => void>>();
+  private readonly listeners = new Subscribers();
   /** Views of one job are read one after another, so its listeners never see them out of order. */
   private readonly reads = new Map<string, Promise<void>>();
   private lastError = '';
@@ -190,22 +190,15 @@ export class RedisJobs implements JobBackend {
   }
 
   subscribe(id: string, fn: (v: JobView) => void): () => void {
-    let set = this.listeners.get(id);
-    if (!set) this.listeners.set(id, (set = new Set()));
-    set.add(fn);
-    return () => {
-      set.delete(fn);
-      if (set.size) return;
-      this.listeners.delete(id);
-      this.reads.delete(id);
-    };
+    return this.listeners.add(id, fn);
   }
 
   private changed(id: string): void {
     if (!this.listeners.has(id)) return;
     const read = (this.reads.get(id) ?? Promise.resolve()).then(async () => {
       const v = await this.view(id).catch(() => undefined);
-      if (v) for (const fn of [...(this.listeners.get(id) ?? [])]) fn(v);
+      if (v) this.listeners.emit(id, v);
+      if (this.reads.get(id) === read) this.reads.delete(id);
     });
     this.reads.set(id, read);
   }

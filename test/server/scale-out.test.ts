@@ -4,7 +4,8 @@
  * processes (`pasd worker`) on the tiny fixture models. Ten jobs all finish although one worker
  * is killed with SIGKILL in the middle of a job: that job is taken back and finished by the
  * other worker, no job is lost, none completes twice, and its result is never visible half
- * written. A cancel sent to the other API process stops a job running on a worker.
+ * written. A cancel sent to the other API process stops a job running on a worker; SIGTERM
+ * hands the running job back to the queue.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,11 +19,20 @@ import { NO_REDIS, RedisServer, pasd } from './redis-helpers.ts';
 /** Long enough to be killed or canceled in the middle (a few seconds on the tiny models). */
 const SLOW = { processSize: 64, steps: 24, scale: 1, seed: 3 };
 
+async function untilDenoising(url: string, id: string): Promise<void> {
+  for (;;) {
+    const j = (await (await fetch(`${url}/v1/jobs/${id}`)).json()) as JobBody;
+    if (j.progress?.phase === 'denoise') return;
+    assert.ok(['queued', 'running'].includes(j.state), JSON.stringify(j));
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 test('2 APIs + 2 workers: 10 jobs finish, a worker killed mid-job loses nothing, a cancel on either API stops the job', { skip: NO_REDIS ?? false, timeout: 240_000 }, async () => {
   const redis = await RedisServer.start();
   const f = tinyModelFolders();
   const model = ['--model', f.model, '--base', f.base, '--name', 'tiny'];
-  const workers = [0, 1].map(() => pasd(['worker', '--queue', redis.url, '--threads', '1', '--lock-seconds', '2', ...model]));
+  const workers = [0, 1].map(() => pasd(['worker', '--queue', redis.url, '--threads', '1', '--lock-seconds', '2', '--grace', '0', ...model]));
   const api = [0, 1].map(() => new PasdServer({
     models: [tinyModel(f.model, f.base)], port: 0,
     jobs: new RedisJobs({ connection: parseQueueUrl(redis.url), models: ['tiny'], maxQueued: 20, ttlMs: 3600_000 }),
@@ -82,18 +92,19 @@ test('2 APIs + 2 workers: 10 jobs finish, a worker killed mid-job loses nothing,
 
     // A job running on the survivor, canceled through the other API process.
     const c = await submit(SLOW);
-    for (;;) {
-      const j = (await (await fetch(`${a}/v1/jobs/${c}`)).json()) as JobBody;
-      if (j.progress?.phase === 'denoise') break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await untilDenoising(a, c);
     assert.equal((await fetch(`${b}/v1/jobs/${c}`, { method: 'DELETE' })).status, 202);
     const canceled = await waitFinal(a, c, {}, 60_000);
     assert.equal(canceled.state, 'canceled', JSON.stringify(canceled));
     assert.equal(canceled.error, 'canceled while running');
     await survivor.waitFor(new RegExp(`job ${c}: canceled`));
     assert.equal((await fetch(`${a}/v1/jobs/${c}/result`)).status, 409);
+    // SIGTERM with --grace 0: the running job is aborted and handed back to the queue, not lost.
+    const d = await submit(SLOW);
+    await untilDenoising(a, d);
     assert.equal(await survivor.stop('SIGTERM'), 0, 'a graceful stop');
+    assert.match(survivor.output, new RegExp(`job ${d}: handed back to the queue`));
+    assert.equal(((await (await fetch(`${b}/v1/jobs/${d}`)).json()) as JobBody).state, 'queued');
   } finally {
     await Promise.all(workers.map((c) => c.stop('SIGKILL')));
     await Promise.all(api.map((s) => s.close(0)));
