@@ -9,6 +9,9 @@
  *   GET    /v1/health, /v1/models
  *   GET    /, /index.html, …      the page (web/), from memory
  *
+ * Jobs live in a JobBackend (./backend.ts): this process's queue and worker thread, or Redis
+ * (`--queue`), where any number of these servers share them with `pasd worker` processes.
+ *
  * Safety: binds loopback by default; with a token every route needs it (`Authorization:
  * Bearer`, `?token=`, or the cookie set when the page is opened with `?token=`);
  * cross-origin requests (an `Origin` other than the server) are refused so another site
