@@ -4,13 +4,16 @@
  * its defaults). For each worker count: a fresh redis-server, an API server in this process,
  * the workers started and warmed up (one job each, so graph compilation is not counted), then
  * one batch of images submitted at once; the time is from submission to the last result.
+ * Also reported: how the jobs spread over the workers, and the CPU the workers got (on a
+ * shared machine the cores they are given, not their number, bound the throughput).
  */
+import { readFileSync } from 'node:fs';
 import { defaultModelOptions, defaultModelPaths } from '../src/pipelines/load.ts';
 import { RedisJobs } from '../src/server/redis-jobs.ts';
 import { parseQueueUrl } from '../src/server/redis-url.ts';
 import { PasdServer } from '../src/server/server.ts';
 import { form, png, waitFinal } from '../test/server/helpers.ts';
-import { RedisServer, pasd } from '../test/server/redis-helpers.ts';
+import { type Child, RedisServer, pasd } from '../test/server/redis-helpers.ts';
 import { type BenchResult, report } from './lib.ts';
 
 const args = process.argv.slice(2);
@@ -31,6 +34,14 @@ async function batch(url: string, n: number): Promise<void> {
   }
 }
 
+/** User + system CPU seconds of a worker process so far (Linux /proc; its threads included). */
+function cpuSeconds(w: Child): number {
+  const fields = readFileSync(`/proc/${w.proc.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+const doneCount = (w: Child) => w.output.split(': done').length - 1;
+
 const results: BenchResult[] = [];
 for (const n of counts) {
   const redis = await RedisServer.start();
@@ -43,11 +54,17 @@ for (const n of counts) {
   try {
     await Promise.all(workers.map((w) => w.waitFor(/taking "pasd-mini" jobs/, 5 * 60_000)));
     await batch(url, n); // warm-up: each worker compiles its graphs on its first job
+    const cpu0 = workers.map(cpuSeconds), done0 = workers.map(doneCount);
     const t0 = performance.now();
     await batch(url, images);
     const ms = performance.now() - t0;
-    results.push({ name: `${n} worker${n > 1 ? 's' : ''}, ${images} images ${size}² ×4`, timing: { minMs: ms, medianMs: ms, iters: 1 }, extra: { 'images/min': ((images / ms) * 60_000).toFixed(2) } });
-    console.log(`${n} worker(s): ${(ms / 1000).toFixed(1)} s for ${images} images`);
+    const cpu = workers.reduce((s, w, i) => s + cpuSeconds(w) - cpu0[i], 0);
+    const perWorker = workers.map((w, i) => doneCount(w) - done0[i]).join('+');
+    results.push({
+      name: `${n} worker${n > 1 ? 's' : ''}, ${images} images ${size}² ×4`, timing: { minMs: ms, medianMs: ms, iters: 1 },
+      extra: { 'images/min': ((images / ms) * 60_000).toFixed(2), 'jobs per worker': perWorker, 'CPU s/image': (cpu / images).toFixed(2), 'cores used': (cpu / (ms / 1000)).toFixed(2) },
+    });
+    console.log(`${n} worker(s): ${(ms / 1000).toFixed(1)} s for ${images} images (jobs per worker ${perWorker}, ${(cpu / (ms / 1000)).toFixed(2)} cores used)`);
   } finally {
     await Promise.all(workers.map((w) => w.stop('SIGTERM')));
     await server.close(0);

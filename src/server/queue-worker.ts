@@ -107,8 +107,9 @@ export class QueueWorker {
         this.log(`job ${id}: handed back to the queue`);
         throw new WaitingError();
       }
-      this.log(`job ${id}: ${canceled && aborted ? 'canceled' : `failed (${(e as Error).message})`}`);
-      throw canceled && aborted ? new Error(CANCELED.running) : e;
+      const err = canceled && aborted ? new Error(CANCELED.running) : (e as Error);
+      this.log(`job ${id}: ${(Object.values(CANCELED) as string[]).includes(err.message) ? 'canceled' : `failed (${err.message})`}`);
+      throw err;
     } finally {
       clearInterval(poll);
       this.running = null;

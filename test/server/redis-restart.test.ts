@@ -1,9 +1,9 @@
 /**
  * `pasd serve --queue` and `pasd worker` as commands against a password-protected redis-server
  * with its append-only file on: jobs queued before Redis is killed (SIGKILL, no shutdown save)
- * and restarted still run, the API process reconnects by itself, and the password (given
- * through PASD_REDIS_PASSWORD) never appears in any output. Results go through a shared
- * --results-dir. `pasd upscale --server` sends a folder through the service and resumes.
+ * and restarted still run, the API process reconnects by itself, a job canceled while queued
+ * never runs, and the password (given through PASD_REDIS_PASSWORD) never appears in any
+ * output. Results go through a shared --results-dir. `pasd upscale --server` sends a folder through the service and resumes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -48,10 +48,17 @@ test('Redis killed and restarted (AOF on) with jobs queued: they still run; the 
     const ids = [...queued.map((j) => j.id), (await submit()).id];
     assert.deepEqual((await Promise.all(ids.map(async (id) => ((await (await fetch(`${url}/v1/jobs/${id}`)).json()) as JobBody).state))), Array(4).fill('queued'));
 
+    // Canceled while queued: final at once, and the worker that later takes it does not run it.
+    const dropped = (await submit()).id;
+    const c = await fetch(`${url}/v1/jobs/${dropped}`, { method: 'DELETE' });
+    assert.deepEqual([c.status, ((await c.json()) as JobBody).state], [202, 'canceled']);
+
     const worker = pasd(['worker', '--queue', redis.url, '--results-dir', results, '--threads', '1', ...model], env);
     children.push(worker);
     const done = await Promise.all(ids.map((id) => waitFinal(url, id, {}, 120_000)));
     assert.deepEqual(done.map((j) => j.state), Array(4).fill('done'), JSON.stringify(done));
+    await worker.waitFor(new RegExp(`job ${dropped}: canceled`));
+    assert.equal((await waitFinal(url, dropped)).error, 'canceled before it started');
     const out = await decodeImage(new Uint8Array(await (await fetch(`${url}/v1/jobs/${ids[3]}/result`)).arrayBuffer()));
     assert.deepEqual([out.rgb.width, out.rgb.height], [24, 16]);
     assert.equal(readdirSync(results).filter((n) => n.endsWith('.png')).length, 4, 'one result file per job');
