@@ -32,6 +32,7 @@ export interface RedisJobsConfig {
 }
 
 const QUEUE_EVENTS = ['waiting', 'active', 'progress', 'completed', 'failed', 'stalled', 'removed'] as const;
+type Found = { queue: Queue; job: Job<QueuedJob, StoredResult>; state: Awaited<ReturnType<Job['getState']>> };
 const gone = (id: string) => new HttpError(404, `job ${id}: no such job (finished jobs expire)`, 'id');
 
 export class RedisJobs implements JobBackend {
@@ -81,10 +82,16 @@ export class RedisJobs implements JobBackend {
     return this.queues[i];
   }
 
-  private async find(id: string): Promise<{ queue: Queue; job: Job<QueuedJob, StoredResult> } | undefined> {
+  /** The job and its BullMQ state, read consistently (see below); undefined when it is gone. */
+  private async find(id: string): Promise<Found | undefined> {
     for (const queue of this.queues) {
-      const job = (await queue.getJob(id)) as Job<QueuedJob, StoredResult> | undefined;
-      if (job) return { queue, job };
+      let job = (await queue.getJob(id)) as Job<QueuedJob, StoredResult> | undefined;
+      if (!job) continue;
+      const state = await job.getState();
+      if (state === 'unknown') return undefined;
+      // Read just before it finished: read again, so a finished job always has its return value.
+      if ((state === 'completed' || state === 'failed') && job.finishedOn === undefined) job = ((await queue.getJob(id)) as typeof job) ?? job;
+      return { queue, job, state };
     }
     return undefined;
   }
@@ -114,18 +121,17 @@ export class RedisJobs implements JobBackend {
   view(id: string): Promise<JobView | undefined> {
     return this.redis('read the job', async () => {
       const found = await this.find(id);
-      return found && this.viewOf(found.queue, found.job);
+      return found && this.viewOf(found);
     });
   }
 
-  private async viewOf(queue: Queue, job: Job<QueuedJob, StoredResult>): Promise<JobView | undefined> {
+  private async viewOf({ queue, job, state: bull }: Found): Promise<JobView> {
     const id = job.id!;
     const client = this.client;
-    const [bull, cancel] = await Promise.all([job.getState(), client.exists(redisKeys.cancel(id))]);
+    const cancel = await client.exists(redisKeys.cancel(id));
     let state: JobState;
     let error: string | undefined;
     let position: number | undefined;
-    if (bull === 'unknown') return undefined;
     if (bull === 'completed') state = 'done';
     else if (bull === 'failed') {
       error = job.failedReason;
@@ -148,13 +154,14 @@ export class RedisJobs implements JobBackend {
   cancel(id: string): Promise<JobView | undefined> {
     return this.redis('cancel the job', async () => {
       const found = await this.find(id);
-      const before = found && (await this.viewOf(found.queue, found.job));
-      if (!found || !before) return undefined;
+      if (!found) return undefined;
+      const before = await this.viewOf(found);
       const client = this.client;
       if (before.state === 'queued' || before.state === 'running') {
         await client.set(redisKeys.cancel(id), '1', 'EX', INPUT_TTL_SEC);
         this.changed(id);
-        return (await this.viewOf(found.queue, found.job)) ?? before;
+        const after = await this.find(id);
+        return after ? this.viewOf(after) : before;
       }
       // A finished job is forgotten, its result with it.
       const stored = found.job.returnvalue;
@@ -170,8 +177,7 @@ export class RedisJobs implements JobBackend {
     const stored = await this.redis('read the result', async () => {
       const found = await this.find(id);
       if (!found) throw gone(id);
-      const v = await this.viewOf(found.queue, found.job);
-      if (!v) throw gone(id);
+      const v = await this.viewOf(found);
       if (v.state !== 'done') throw noResult(v);
       const r = found.job.returnvalue;
       if ('file' in r) return r;
