@@ -8,7 +8,7 @@
 import { fstatSync, readSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { CheckpointError } from '../core/errors.ts';
-import { writeFileAtomic } from './atomic.ts';
+import { writeFileAtomic } from '../core/atomic.ts';
 
 export interface ZipEntry {
   readonly name: string;
@@ -245,5 +245,5 @@ export function writeStoredZip(path: string, records: readonly ZipRecord[], alig
   eocd.writeUInt16LE(Math.min(records.length, 0xffff), 10);
   eocd.writeUInt32LE(cdSize, 12);
   eocd.writeUInt32LE(cdOffset, 16);
-  writeFileAtomic(path, [...chunks, ...central, z64, eocd]);
+  writeFileAtomic(path, [...chunks, ...central, z64, eocd], CheckpointError);
 }
