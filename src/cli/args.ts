@@ -57,6 +57,9 @@ const IMAGE_EXT = new Set(['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.
 
 /** Threads beyond this are refused: onnxruntime would try to start them all (100000 hung at 5 GB). */
 export const MAX_THREADS = 256;
+/** `num` ranges of --threads and --seed (a seed must be a safe integer for the random generator; 1e30 is refused here, not per image). */
+export const THREADS_RANGE = { int: true, min: 1, max: MAX_THREADS } as const;
+export const SEED_RANGE = { int: true, min: 0, max: Number.MAX_SAFE_INTEGER } as const;
 
 /**
  * Outputs `<dir>/<input base name><suffix>` for each input, checked before any work: the

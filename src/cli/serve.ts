@@ -12,7 +12,7 @@ import { type WorkerModel, WorkerRunner } from '../server/runner.ts';
 import { PasdServer, SERVER_DEFAULTS } from '../server/server.ts';
 import { DEFAULT_OPTION_LIMITS } from '../server/options.ts';
 import { DEFAULT_STORE_LIMITS } from '../server/jobs.ts';
-import { RUNTIME_ARGS, UsageError, num, probeGpuOrExit, runtimeChoiceOf, runtimeUsage } from './args.ts';
+import { RUNTIME_ARGS, THREADS_RANGE, UsageError, num, probeGpuOrExit, runtimeChoiceOf, runtimeUsage } from './args.ts';
 
 export const SERVE_USAGE = `usage: pasd serve [--port N] [--model <pasd-dir> --base <sd15-dir>] [options]
 
@@ -58,7 +58,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   if (token !== undefined && token.length < 8) throw new UsageError('--token / PASD_TOKEN: use at least 8 characters');
   const host = v.host ?? SERVER_DEFAULTS.host;
   const log = v.quiet ? undefined : (line: string) => process.stderr.write(`pasd serve: ${line}\n`);
-  const runtime = runtimeChoiceOf(v, num(v.threads, 'threads', { int: true, min: 1 }));
+  const runtime = runtimeChoiceOf(v, num(v.threads, 'threads', THREADS_RANGE));
   // Every option is checked before the (slow) model load.
   const config = {
     host, token, log,

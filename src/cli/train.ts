@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../core/errors.ts';
 import { TRAIN_DEFAULTS, type StepLog, train } from '../train/loop.ts';
-import { UsageError, choice, num } from './args.ts';
+import { SEED_RANGE, THREADS_RANGE, UsageError, choice, num } from './args.ts';
 
 export const TRAIN_USAGE = `usage: pasd train --data DIR --base DIR --out DIR [options]
   --data DIR                 folder of HR images (recursive); optional caption NAME.txt beside each
@@ -88,9 +88,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
     keepCheckpoints: num(s('keep'), 'keep', pos) ?? d.keepCheckpoints,
     proportionEmptyPrompts: num(s('proportion-empty-prompts'), 'proportion-empty-prompts', { min: 0, max: 1 }) ?? d.proportionEmptyPrompts,
     timestepRange: timestepRange(s('timesteps')),
-    seed: num(s('seed'), 'seed', { int: true, min: 0 }) ?? d.seed,
+    seed: num(s('seed'), 'seed', SEED_RANGE) ?? d.seed,
     resume: v.resume === true,
-    threads: num(s('threads'), 'threads', pos),
+    threads: num(s('threads'), 'threads', THREADS_RANGE),
     controlnetConfig,
     trainableModules: s('trainable-modules')?.split(',').map((m) => m.trim()).filter((m) => m !== ''),
     warn: (m) => process.stderr.write(`pasd train: ${m}\n`),

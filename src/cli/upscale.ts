@@ -15,7 +15,7 @@ import { DEFAULT_MAX_WORK_PIXELS, workSizeProblem } from '../pipelines/sizes.ts'
 import { type PersonalizeSpec, classifyPersonalizedModel } from '../pipelines/personalize.ts';
 import { loadClassifier } from '../prompts/classifier-node.ts';
 import type { PromptProvider } from '../prompts/provider.ts';
-import { MAX_THREADS, RUNTIME_ARGS, UsageError, choice, inputFiles, num, outputPaths, probeGpuOrExit, runtimeChoiceOf, runtimeUsage } from './args.ts';
+import { MAX_THREADS, RUNTIME_ARGS, SEED_RANGE, THREADS_RANGE, UsageError, choice, inputFiles, num, outputPaths, probeGpuOrExit, runtimeChoiceOf, runtimeUsage } from './args.ts';
 import { ProgressBar } from './progress.ts';
 
 export const UPSCALE_USAGE = `usage: pasd upscale <images or folders...> -o <dir> [--model <pasd-dir> --base <sd15-dir>] [options]
@@ -121,7 +121,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
     scheduler: choice(v.scheduler, 'scheduler', ['unipc', 'ddim', 'dpmsolver', 'euler', 'lcm', 'ddpm'] as SchedulerChoice[]),
     samples: num(v.samples, 'samples', { int: true, min: 1, max: 64 }),
     strength: num(v.strength, 'strength', { min: 0.01, max: 1 }),
-    seed: num(v.seed, 'seed', { int: true, min: 0, max: Number.MAX_SAFE_INTEGER }),
+    seed: num(v.seed, 'seed', SEED_RANGE),
   };
   for (const k of Object.keys(opts) as (keyof UpscaleOptions)[]) if (opts[k] === undefined) delete opts[k];
   if (opts.latentTileOverlap !== undefined && opts.latentTileOverlap >= (opts.latentTileSize ?? 320))
@@ -129,7 +129,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
   const format = choice(v.format, 'format', ['png', 'jpeg', 'webp'] as const) ?? 'png';
   const maxPixels = num(v['max-pixels'], 'max-pixels', { int: true, min: 1 });
   const maxWorkPixels = num(v['max-work-pixels'], 'max-work-pixels', { int: true, min: 1 }) ?? DEFAULT_MAX_WORK_PIXELS;
-  const threads = num(v.threads, 'threads', { int: true, min: 1, max: MAX_THREADS });
+  const threads = num(v.threads, 'threads', THREADS_RANGE);
   const runtime = runtimeChoiceOf(v, threads);
   const files = inputFiles(positionals);
   // Neither --model nor --base: the shipped mini model (models/pasd-mini) with the options it was trained for.
@@ -165,7 +165,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
       process.stderr.write(`pasd upscale: cannot load the models: ${e.message}\n`);
       return 3;
     }
-    throw e instanceof InputError ? new UsageError(e.message) : e;
+    throw e instanceof InputError ? new UsageError(`the options do not fit the scheduler: ${e.message}`) : e;
   }
   const runOptions: UpscaleOptions = { ...baseOptions, ...opts, ...(promptProvider ? { promptProvider } : {}) };
   const results: { input: string; output?: string; error?: string; seconds: number; size?: [number, number] }[] = [];
