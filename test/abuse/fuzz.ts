@@ -192,7 +192,7 @@ export async function fuzzServer(url: string, count: number, seed: number, png: 
     let type = req.headers.get('content-type')!;
     if (rnd.uniform() < 0.5) body = mutate(body, rnd);
     if (rnd.uniform() < 0.2) type = types[Math.floor(rnd.uniform() * types.length)];
-    const r = await fetch(`${url}/v1/jobs`, { method: 'POST', body, headers: { 'content-type': type } });
+    const r = await fetch(`${url}/v1/jobs`, { method: 'POST', body: new Uint8Array(body), headers: { 'content-type': type } });
     const text = await r.text();
     if (r.status >= 500) throw new Error(`HTTP ${r.status} for input ${i}: ${text}`);
     if (r.status >= 400) throw new HttpError(r.status, text); // a refusal
