@@ -317,9 +317,6 @@ export class PasdServer {
       return;
     }
     const status = known ? e.status : 500;
-    // A refused upload (408, 413, 503) ends its connection once the answer is out, instead of reading on.
-    const socket = res.socket;
-    if (known && e.headers.connection === 'close') res.once('finish', () => socket?.destroy());
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...(known ? e.headers : {}) });
     res.end(JSON.stringify({ error: { status, message: known ? e.message : 'internal server error (see the server log)', ...(known && e.field ? { field: e.field } : {}) } }));
   }

@@ -81,7 +81,7 @@ export function readBody(req: IncomingMessage, maxBytes: number, budget: UploadB
       total += chunk.length;
       last = Date.now();
       if (total > maxBytes + DRAIN_LIMIT) return finish(tooLarge());
-      if (total > maxBytes) return;
+      if (total > maxBytes || declared > maxBytes) return; // to be refused (413) once drained: nothing kept
       if (!budget.take(chunk.length))
         return finish(new HttpError(503, 'image: the server is receiving too many uploads at once; retry shortly', 'image', { ...close, 'retry-after': '5' }));
       held += chunk.length;

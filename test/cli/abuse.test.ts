@@ -7,23 +7,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { openSafetensors } from '../../src/checkpoint/safetensors.ts';
 import { writeSafetensors } from '../../src/checkpoint/safetensors-write.ts';
 import { FIXTURES, modelDir } from '../parity/fixtures.ts';
+import { tinyModelFolders } from '../server/helpers.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'pasd-cli-abuse-'));
-const model = join(dir, 'pasd'), base = join(dir, 'sd15');
-for (const d of [model, base]) mkdirSync(d);
-symlinkSync(modelDir('pasd_unet'), join(model, 'unet'));
-symlinkSync(modelDir('pasd_controlnet'), join(model, 'controlnet'));
-symlinkSync(modelDir('vae'), join(base, 'vae'));
-symlinkSync(modelDir('text_encoder'), join(base, 'text_encoder'));
-symlinkSync(resolve(FIXTURES, 'tokenizer'), join(base, 'tokenizer'));
-test.after(() => rmSync(dir, { recursive: true, force: true }));
+const { dir, model, base, cleanup } = tinyModelFolders();
+test.after(cleanup);
 
 function pasd(...args: string[]) {
   const r = spawnSync(process.execPath, ['bin/pasd.js', ...args], { encoding: 'utf8', env: { ...process.env, PASD_CACHE_DIR: join(dir, 'cache') } });
