@@ -21,7 +21,7 @@ import { type BenchmarkReport, type ImageRow, type MethodInfo, checkPair, compar
 import { imresizeU8 } from '../metrics/imresize.ts';
 import { LpipsMetric } from '../metrics/lpips.ts';
 import { PasdPipeline, type SchedulerChoice, type UpscaleOptions } from '../pipelines/pasd.ts';
-import { UsageError, choice, inputFiles, num } from './args.ts';
+import { SEED_RANGE, THREADS_RANGE, UsageError, choice, inputFiles, num } from './args.ts';
 
 export const EVAL_USAGE = `usage: pasd eval --hr <dir> [--sr <dir> | --model <pasd-dir> --base <sd15-dir>] [options]
   --hr DIR               ground-truth images
@@ -101,9 +101,9 @@ export async function evalCommand(argv: string[]): Promise<number> {
   if (v.sr && (v.model || v.base)) throw new UsageError('give either --sr or --model/--base, not both');
   if (!!v.model !== !!v.base) throw new UsageError('--model and --base go together');
   const scale = num(v.scale, 'scale', { int: true, min: 1, max: 16 }) ?? 4;
-  const seed = num(v.seed, 'seed', { int: true, min: 0 }) ?? 0;
+  const seed = num(v.seed, 'seed', SEED_RANGE) ?? 0;
   const cropBorder = num(v.crop, 'crop', { int: true, min: 0 }) ?? scale;
-  const threads = num(v.threads, 'threads', { int: true, min: 1 });
+  const threads = num(v.threads, 'threads', THREADS_RANGE);
   const pasdOpts: UpscaleOptions = {
     upscale: scale, seed, prompt: v.prompt,
     steps: num(v.steps, 'steps', { int: true, min: 1, max: 1000 }),

@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
-import { writeFileAtomic } from '../checkpoint/atomic.ts';
+import { writeFileAtomic } from '../core/atomic.ts';
 import { PasdError } from '../core/errors.ts';
 import type { UpscaleOptions } from '../pipelines/pasd.ts';
 import { UsageError } from './args.ts';

@@ -8,13 +8,14 @@ import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PasdError } from '../core/errors.ts';
 import { familyOfUNetFolder, modelPaths } from '../pipelines/families/index.ts';
-import { defaultModelOptions, defaultModelPaths } from '../pipelines/load.ts';
+import { defaultModelOptions, defaultModelPaths, schedulerConfigs } from '../pipelines/load.ts';
+import { checkRunOptions } from '../pipelines/pasd.ts';
 import type { RedisJobs } from '../server/redis-jobs.ts';
 import { type WorkerModel, WorkerRunner } from '../server/runner.ts';
 import { PasdServer, SERVER_DEFAULTS } from '../server/server.ts';
 import { DEFAULT_OPTION_LIMITS } from '../server/options.ts';
 import { DEFAULT_STORE_LIMITS } from '../server/jobs.ts';
-import { RUNTIME_ARGS, UsageError, num, probeGpuOrExit, runtimeChoiceOf, runtimeUsage } from './args.ts';
+import { RUNTIME_ARGS, THREADS_RANGE, UsageError, num, probeGpuOrExit, runtimeChoiceOf, runtimeUsage } from './args.ts';
 import { queueOf } from './queue-args.ts';
 
 export const SERVE_USAGE = `usage: pasd serve [--port N] [--model <pasd-dir> --base <sd15-dir>] [options]
@@ -39,6 +40,9 @@ ${runtimeUsage(26)}
   --max-upload BYTES      largest request body (default ${SERVER_DEFAULTS.maxUploadBytes})
   --max-pixels N          largest input image, width × height (default ${SERVER_DEFAULTS.maxPixels})
   --max-output-pixels N   largest output image (default ${SERVER_DEFAULTS.maxOutputPixels})
+  --max-work-pixels N     largest size the network may run at, width × height (default ${SERVER_DEFAULTS.maxWorkPixels},
+                          ≈3.5 GB): the process size lifts the shorter side, so a thin image can need far more
+                          than its output
   --max-queue N           jobs waiting behind the running one; more get 429 (default ${DEFAULT_STORE_LIMITS.maxQueued})
   --max-steps N           largest "steps" a job may ask for (default ${DEFAULT_OPTION_LIMITS.maxSteps})
   --result-ttl S          seconds a finished job and its result are kept (default ${DEFAULT_STORE_LIMITS.ttlMs / 1000})
@@ -53,7 +57,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     options: {
       model: { type: 'string' }, base: { type: 'string' }, name: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
       token: { type: 'string' }, threads: { type: 'string' }, 'max-upload': { type: 'string' }, 'max-pixels': { type: 'string' },
-      'max-output-pixels': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-steps': { type: 'string' }, 'result-ttl': { type: 'string' },
+      'max-output-pixels': { type: 'string' }, 'max-work-pixels': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-steps': { type: 'string' }, 'result-ttl': { type: 'string' },
       grace: { type: 'string' }, queue: { type: 'string' }, 'results-dir': { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' }, ...RUNTIME_ARGS,
     },
   });
@@ -66,7 +70,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   if (token !== undefined && token.length < 8) throw new UsageError('--token / PASD_TOKEN: use at least 8 characters');
   const host = v.host ?? SERVER_DEFAULTS.host;
   const log = v.quiet ? undefined : (line: string) => process.stderr.write(`pasd serve: ${line}\n`);
-  const runtime = runtimeChoiceOf(v, num(v.threads, 'threads', { int: true, min: 1 }));
+  const runtime = runtimeChoiceOf(v, num(v.threads, 'threads', THREADS_RANGE));
   // Every option is checked before the (slow) model load.
   const config = {
     host, token, log,
@@ -74,6 +78,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     maxUploadBytes: num(v['max-upload'], 'max-upload', { int: true, min: 1 }),
     maxPixels: num(v['max-pixels'], 'max-pixels', { int: true, min: 1 }),
     maxOutputPixels: num(v['max-output-pixels'], 'max-output-pixels', { int: true, min: 1 }),
+    maxWorkPixels: num(v['max-work-pixels'], 'max-work-pixels', { int: true, min: 1 }),
     optionLimits: { ...DEFAULT_OPTION_LIMITS, maxSteps: num(v['max-steps'], 'max-steps', { int: true, min: 1 }) ?? DEFAULT_OPTION_LIMITS.maxSteps },
     store: {
       maxQueued: num(v['max-queue'], 'max-queue', { int: true, min: 0 }) ?? DEFAULT_STORE_LIMITS.maxQueued,
@@ -89,6 +94,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
   let models: WorkerModel[];
   try {
     models = modelsOf(v.model, v.base, v.name);
+    // A scheduler config that cannot sample fails here, not in every job.
+    for (const m of models) checkRunOptions(schedulerConfigs(m.paths), m.defaults);
   } catch (e) {
     if (!(e instanceof PasdError) || e instanceof UsageError) throw e;
     process.stderr.write(`pasd serve: cannot load the models: ${e.message}\n`);

@@ -4,18 +4,19 @@
  * name (`name.png` by default) and are written atomically.
  */
 import { mkdirSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { PasdError } from '../core/errors.ts';
-import { readImage, writeImage } from '../image/codec-node.ts';
+import { ConfigError, InputError, PasdError } from '../core/errors.ts';
+import { readImage, readImageSize, writeImage } from '../image/codec-node.ts';
 import { resize } from '../image/resample.ts';
 import type { TiledVaeOptions } from '../pipelines/tiled-vae.ts';
 import { defaultModelOptions, defaultModelPaths } from '../pipelines/load.ts';
-import { PasdPipeline, type SchedulerChoice, type UpscaleOptions } from '../pipelines/pasd.ts';
+import { DEFAULTS, PasdPipeline, type SchedulerChoice, type UpscaleOptions, checkRunOptions } from '../pipelines/pasd.ts';
+import { DEFAULT_MAX_WORK_PIXELS, workSizeProblem } from '../pipelines/sizes.ts';
 import { type PersonalizeSpec, classifyPersonalizedModel } from '../pipelines/personalize.ts';
 import { loadClassifier } from '../prompts/classifier-node.ts';
 import type { PromptProvider } from '../prompts/provider.ts';
-import { RUNTIME_ARGS, UsageError, choice, inputFiles, num, probeGpuOrExit, runtimeChoiceOf, runtimeUsage } from './args.ts';
+import { MAX_THREADS, RUNTIME_ARGS, SEED_RANGE, THREADS_RANGE, UsageError, choice, inputFiles, num, outputPaths, probeGpuOrExit, runtimeChoiceOf, runtimeUsage } from './args.ts';
 import { ProgressBar } from './progress.ts';
 import { upscaleRemote } from './remote.ts';
 
@@ -35,7 +36,8 @@ models (default: the bundled mini model, models/pasd-mini, with the defaults of 
   --multiplier X         LoRA strength (default 0.6)
   --lora-alpha-compat M  kohya (default: scale by alpha/rank) | original (PASD's merge, ignores alpha)
 options:
-  -o, --output DIR       output folder (created if missing)
+  -o, --output DIR       output folder (created if missing); inputs that would write one output, or an output
+                         that is an input, are refused before any work
   --server URL           send the images to a running "pasd serve" (http://host:port) instead of running
                          the models here: its workers upscale them (with --queue, in parallel), results come
                          back as PNGs; outputs that exist are skipped, so running again resumes. The model
@@ -69,9 +71,11 @@ options:
   --strength X           img2img start (not in the original): denoise only the last steps·X timesteps, from the
                          LR latents noised to the first of them, without added noise (default 1: the original)
   --seed N               random seed (default 0)
-  --threads N            CPU threads (default: all cores)
+  --threads N            CPU threads (default: all cores; at most ${MAX_THREADS})
 ${runtimeUsage(25)}
   --max-pixels N         refuse larger inputs (default 67108864)
+  --max-work-pixels N    refuse inputs the network would run at more pixels than this (default ${DEFAULT_MAX_WORK_PIXELS},
+                         ≈3.5 GB), checked from the headers before the models load
   --vae-encoder-tile N   tiled VAE: encoder tile side in image pixels (default 512)
   --vae-decoder-tile N   tiled VAE: decoder tile side in latent pixels (default 64)
   --vae-memory MiB       tiled VAE: feature maps kept in memory, the rest spill to temp files (default 1024)
@@ -91,7 +95,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
       steps: { type: 'string' }, cfg: { type: 'string' }, 'conditioning-scale': { type: 'string' }, 'added-noise-level': { type: 'string' },
       'init-noise': { type: 'boolean' }, init: { type: 'string' }, 'process-size': { type: 'string' }, 'tile-size': { type: 'string' }, 'tile-overlap': { type: 'string' }, samples: { type: 'string' }, strength: { type: 'string' },
       'color-fix': { type: 'string' }, scheduler: { type: 'string' }, seed: { type: 'string' }, threads: { type: 'string' },
-      'max-pixels': { type: 'string' }, 'vae-encoder-tile': { type: 'string' }, 'vae-decoder-tile': { type: 'string' }, 'vae-memory': { type: 'string' }, format: { type: 'string', short: 'f' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' },
+      'max-pixels': { type: 'string' }, 'max-work-pixels': { type: 'string' }, 'vae-encoder-tile': { type: 'string' }, 'vae-decoder-tile': { type: 'string' }, 'vae-memory': { type: 'string' }, format: { type: 'string', short: 'f' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' },
       colorize: { type: 'boolean' }, 'control-type': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       'high-level-info': { type: 'string' }, classifier: { type: 'string' },
       server: { type: 'string' }, token: { type: 'string' },
@@ -131,20 +135,24 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
     scheduler: choice(v.scheduler, 'scheduler', ['unipc', 'ddim', 'dpmsolver', 'euler', 'lcm', 'ddpm'] as SchedulerChoice[]),
     samples: num(v.samples, 'samples', { int: true, min: 1, max: 64 }),
     strength: num(v.strength, 'strength', { min: 0.01, max: 1 }),
-    seed: num(v.seed, 'seed', { int: true, min: 0 }),
+    seed: num(v.seed, 'seed', SEED_RANGE),
   };
   for (const k of Object.keys(opts) as (keyof UpscaleOptions)[]) if (opts[k] === undefined) delete opts[k];
   if (opts.latentTileOverlap !== undefined && opts.latentTileOverlap >= (opts.latentTileSize ?? 320))
     throw new UsageError('--tile-overlap must be smaller than --tile-size');
   const format = choice(v.format, 'format', ['png', 'jpeg', 'webp'] as const) ?? 'png';
   const maxPixels = num(v['max-pixels'], 'max-pixels', { int: true, min: 1 });
-  const threads = num(v.threads, 'threads', { int: true, min: 1 });
+  const maxWorkPixels = num(v['max-work-pixels'], 'max-work-pixels', { int: true, min: 1 }) ?? DEFAULT_MAX_WORK_PIXELS;
+  const threads = num(v.threads, 'threads', THREADS_RANGE);
   const runtime = runtimeChoiceOf(v, threads);
   const files = inputFiles(positionals);
   if (v.server !== undefined) return remote(v, files, opts);
   // Neither --model nor --base: the shipped mini model (models/pasd-mini) with the options it was trained for.
   const mini = !v.model && !v.base;
   if (!mini && (!v.model || !v.base)) throw new UsageError('--model <PASD checkpoint folder> and --base <SD1.5 folder> go together (leave both out for the bundled mini model)');
+  const baseOptions = mini ? defaultModelOptions() : {};
+  await checkWorkSizes(files, { ...baseOptions, ...opts }, maxWorkPixels);
+  const outputs = outputPaths(files, v.output, `.${format === 'jpeg' ? 'jpg' : format}`);
 
   // A GPU provider that cannot start fails here, once, before models load and images are read.
   const probe = await probeGpuOrExit(runtime, 'pasd upscale');
@@ -163,13 +171,25 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
     throw e;
   }
   opts.upscale ??= pipe.family.defaults.upscale ?? 4;
-  const runOptions: UpscaleOptions = { ...(mini ? defaultModelOptions() : {}), ...opts, ...(promptProvider ? { promptProvider } : {}) };
+  // The options against the model's scheduler, before any image: a bad value is a usage error (2), a bad scheduler config the model's (3).
+  try {
+    checkRunOptions(pipe.components, { ...pipe.family.defaults, ...baseOptions, ...opts });
+  } catch (e) {
+    await pipe.release();
+    await promptProvider?.release?.();
+    if (e instanceof ConfigError) {
+      process.stderr.write(`pasd upscale: cannot load the models: ${e.message}\n`);
+      return 3;
+    }
+    throw e instanceof InputError ? new UsageError(`the options do not fit the scheduler: ${e.message}`) : e;
+  }
+  const runOptions: UpscaleOptions = { ...baseOptions, ...opts, ...(promptProvider ? { promptProvider } : {}) };
   mkdirSync(v.output, { recursive: true });
   const results: { input: string; output?: string; error?: string; seconds: number; size?: [number, number] }[] = [];
   try {
-    for (const file of files) {
+    for (const [i, file] of files.entries()) {
       const t0 = Date.now();
-      const out = join(v.output, `${basename(file, extname(file))}.${format === 'jpeg' ? 'jpg' : format}`);
+      const out = outputs[i];
       try {
         const { rgb, alpha } = await readImage(file, { maxPixels });
         const bar = new ProgressBar(basename(file), process.stderr, v.quiet || v.json);
@@ -197,6 +217,19 @@ function initOf(v: Record<string, string | boolean | undefined>): boolean | unde
   const init = choice(v.init as string | undefined, 'init', ['lr', 'noise'] as const);
   if (v['init-noise'] && init === 'lr') throw new UsageError('--init-noise contradicts --init lr');
   return v['init-noise'] || init === 'noise' ? true : init === 'lr' ? false : undefined;
+}
+
+/**
+ * Refuses, from the image headers and before the models load, inputs the network would run at
+ * more than `maxWorkPixels` (unreadable files are left to fail in turn with their own message).
+ */
+async function checkWorkSizes(files: readonly string[], o: UpscaleOptions, maxWorkPixels: number): Promise<void> {
+  const size = { upscale: o.upscale ?? 4, processSize: o.processSize ?? DEFAULTS.processSize, colorization: o.colorize };
+  for (const file of files) {
+    const header = await readImageSize(file);
+    const problem = header && workSizeProblem(header.width, header.height, size, maxWorkPixels);
+    if (problem) throw new UsageError(`${file}: ${problem}; lower --process-size or --scale, or raise --max-work-pixels`);
+  }
 }
 
 /** --high-level-info / --classifier (test_pasd.py `--high_level_info`): the classifier folder, or none. */

@@ -5,7 +5,7 @@
  * embedding (CLIPTextModelWithProjection).
  */
 import { ConfigError } from '../core/errors.ts';
-import { ConfigReader, type Warn } from './reader.ts';
+import { ConfigReader, LAYER_COUNT_MAX, type Warn } from './reader.ts';
 
 export type ClipHiddenAct = 'quick_gelu' | 'gelu';
 
@@ -35,7 +35,7 @@ export function parseClipTextConfig(raw: Readonly<Record<string, unknown>>, what
     vocabSize: r.int('vocab_size', 49408),
     hiddenSize: r.int('hidden_size', 512),
     intermediateSize: r.int('intermediate_size', 2048),
-    numHiddenLayers: r.int('num_hidden_layers', 12),
+    numHiddenLayers: r.int('num_hidden_layers', 12, LAYER_COUNT_MAX),
     numAttentionHeads: r.int('num_attention_heads', 8),
     maxPositionEmbeddings: r.int('max_position_embeddings', 77),
     hiddenAct: r.string<ClipHiddenAct>('hidden_act', 'quick_gelu', ['quick_gelu', 'gelu']),

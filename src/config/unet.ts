@@ -4,7 +4,7 @@
  * are accepted only at their defaults; anything else throws naming the key.
  */
 import { ConfigError } from '../core/errors.ts';
-import { ConfigReader, type Warn } from './reader.ts';
+import { ConfigReader, LAYER_COUNT_MAX, type Warn } from './reader.ts';
 
 export type DownBlockType = 'CrossAttnDownBlock2D' | 'DownBlock2D';
 export type UpBlockType = 'CrossAttnUpBlock2D' | 'UpBlock2D';
@@ -81,8 +81,8 @@ function common(r: ConfigReader) {
     inChannels: r.int('in_channels', 4),
     blockOutChannels,
     downBlockTypes: downBlockTypes as DownBlockType[],
-    layersPerBlock: r.perBlock('layers_per_block', 2, n)!,
-    transformerLayersPerBlock: r.perBlock('transformer_layers_per_block', 1, n)!,
+    layersPerBlock: r.perBlock('layers_per_block', 2, n, LAYER_COUNT_MAX)!,
+    transformerLayersPerBlock: r.perBlock('transformer_layers_per_block', 1, n, LAYER_COUNT_MAX)!,
     heads: headDim,
     crossAttentionDim: r.int('cross_attention_dim', 1280),
     normNumGroups: r.int('norm_num_groups', 32),

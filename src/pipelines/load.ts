@@ -133,6 +133,14 @@ function readSchedulerConfig(dir: string | undefined, fallback: Readonly<Record<
   }
 }
 
+/** The scheduler configs a model samples with (Real-ISR and colorization), read without loading any weights. */
+export function schedulerConfigs(p: ComponentPaths): Pick<PasdComponents, 'schedulerConfig' | 'colorizationSchedulerConfig'> {
+  return {
+    schedulerConfig: readSchedulerConfig(p.scheduler, SD15_SCHEDULER_CONFIG),
+    colorizationSchedulerConfig: readSchedulerConfig(p.colorizationScheduler, COLORIZATION_SCHEDULER_CONFIG),
+  };
+}
+
 /** Whether UNet weights are PASD-light's: its pixel-aware transformer blocks carry `attn2_plus`. */
 export function isLightUNet(keys: Iterable<string>): boolean {
   for (const k of keys) if (k.includes('.attn2_plus.')) return true;
@@ -163,7 +171,6 @@ export function loadComponents(p: ComponentPaths, options: LoadOptions = {}): Pa
     textEncoder: bind(new CLIPTextModel(parseClipTextConfig(teF.config, `${p.textEncoder}/config.json`, warn)), weights.textEncoder, 'text_encoder', p.textEncoder),
     tokenizer: ClipTokenizer.fromFolder(p.tokenizer),
     light,
-    schedulerConfig: readSchedulerConfig(p.scheduler, SD15_SCHEDULER_CONFIG),
-    colorizationSchedulerConfig: readSchedulerConfig(p.colorizationScheduler, COLORIZATION_SCHEDULER_CONFIG),
+    ...schedulerConfigs(p),
   };
 }

@@ -5,7 +5,7 @@
  * colour fix and the resize back to input × upscale. PASD and PASD-light run alike (the UNet
  * class follows the weights); `colorize` is test_pasd.py's grayscale mode (./colorize.ts).
  */
-import { ConfigError, InputError } from '../core/errors.ts';
+import { ConfigError, InputError, NumericError } from '../core/errors.ts';
 import { type RandomSource, Random } from '../core/random.ts';
 import { type ColorFix, colorFix } from '../image/colorfix.ts';
 import { type Image, asRgb, fromTensor, toTensor } from '../image/image.ts';
@@ -122,6 +122,27 @@ function startSchedule(sched: Scheduler, s: DenoiseSettings): readonly number[] 
   const start = sched.timesteps.length - denoisingSteps(sched.timesteps.length, s.strength);
   if (start > 0) sched.setBeginIndex?.(start);
   return sched.timesteps.slice(start);
+}
+
+/**
+ * Checks a run's options against its scheduler before any image is read: the scheduler config
+ * (ConfigError: the model folder's fault) and the steps, strength and samples the chosen
+ * scheduler can take (InputError; e.g. LCM takes at most its original_inference_steps, 50).
+ * Warnings about the config are left to the run.
+ */
+export function checkRunOptions(configs: Pick<PasdComponents, 'schedulerConfig' | 'colorizationSchedulerConfig'>, options: UpscaleOptions): void {
+  const o = { ...DEFAULTS, ...options };
+  if (!(Number.isInteger(o.samples) && o.samples >= 1)) throw new InputError(`samples must be a positive integer, got ${o.samples}`);
+  const sched = createScheduler(SCHEDULER_CLASS[o.scheduler], o.colorize ? configs.colorizationSchedulerConfig : configs.schedulerConfig, () => {});
+  sched.setTimesteps(o.steps);
+  denoisingSteps(sched.timesteps.length, o.strength);
+}
+
+/** Throws when the network's output holds NaN or ±Infinity (broken weights, an fp16 overflow) instead of writing a garbage image. */
+function checkFinite(out: Float32Array): void {
+  let bad = 0;
+  for (let i = 0; i < out.length; i++) if (!Number.isFinite(out[i])) bad++;
+  if (bad) throw new NumericError(`the network's output holds ${bad} NaN or infinite values of ${out.length}; the weights may hold NaN/Inf (check the checkpoint files) or half precision overflowed (try --precision fp32)`);
 }
 
 export const DEFAULTS = {
@@ -303,6 +324,7 @@ export class PasdPipeline {
     const o = { ...DEFAULTS, ...this.family.defaults, ...options };
     const colorize = o.colorize;
     if (colorize) checkColorizationOptions(options);
+    checkRunOptions(this.components, options);
     const { source, image: img, sizes } = networkInput(input, { ...o, multiple: this.factor });
     const random = options.random ?? new Random(options.seed ?? 0);
     const settings: DenoiseSettings = {
@@ -315,7 +337,6 @@ export class PasdPipeline {
     const description = (await o.promptProvider?.describe(source)) ?? null;
     const prompt = colorize ? colorizationPrompt(promptSubject(o.prompt, description)) : buildPrompt(o.prompt, o.addedPrompt, description);
     const negative = colorize ? (options.negativePrompt ?? COLORIZATION_NEGATIVE_PROMPT) : o.negativePrompt;
-    if (!(Number.isInteger(o.samples) && o.samples >= 1)) throw new InputError(`samples must be a positive integer, got ${o.samples}`);
     // With several samples, progress counts the steps of all of them (one bar, not one per
     // sample): the first sample's encode, every denoising step, the last sample's decode.
     const last = o.samples - 1;
@@ -333,6 +354,7 @@ export class PasdPipeline {
       for (let i = 0; i < out.length; i++) out[i] += more[i];
     }
     if (o.samples > 1) for (let i = 0; i < out.length; i++) out[i] /= o.samples;
+    checkFinite(out);
     const generated = fromTensor({ data: out, shape: [1, 3, img.height, img.width] }, 'round');
     let result: Image;
     if (colorize) result = mergeColorization(source, generated);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { readdir, stat, unlink } from 'node:fs/promises';
 import { type Job, WaitingError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { writeFileAtomic } from '../checkpoint/atomic.ts';
+import { writeFileAtomic } from '../core/atomic.ts';
 import type { RuntimeChoice } from '../engine/compile.ts';
 import { decodeImage } from '../image/codec-node.ts';
 import { CANCELED } from './jobs.ts';

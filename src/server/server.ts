@@ -21,14 +21,17 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { UpscaleOptions } from '../pipelines/pasd.ts';
-import { HttpError } from './errors.ts';
+import { InputError } from '../core/errors.ts';
+import { schedulerConfigs } from '../pipelines/load.ts';
+import { DEFAULTS, type UpscaleOptions, checkRunOptions } from '../pipelines/pasd.ts';
+import { DEFAULT_MAX_WORK_PIXELS, workSizeProblem } from '../pipelines/sizes.ts';
+import { HttpError, badField } from './errors.ts';
 import { type JobBackend, MemoryJobs } from './backend.ts';
 import { DEFAULT_STORE_LIMITS, JobQueue, type JobView, type StoreLimits, isFinal } from './jobs.ts';
 import { DEFAULT_OPTION_LIMITS, type OptionLimits, parseJobOptions } from './options.ts';
 import { type Runner, type WorkerModel, WorkerRunner } from './runner.ts';
 import { type StaticFile, loadStaticFiles } from './static.ts';
-import { decodeUpload, parseUpload, readBody } from './upload.ts';
+import { DEFAULT_UPLOAD_TIMING, UploadBudget, type UploadTiming, decodeUpload, parseUpload, readBody } from './upload.ts';
 
 export interface ServerConfig {
   /** Models offered; the first is the default. */
@@ -42,6 +45,10 @@ export interface ServerConfig {
   maxPixels?: number;
   /** Output pixel cap (input × scale²). */
   maxOutputPixels?: number;
+  /** Cap on the pixels the network runs at (the process size can make them far more than the output's). */
+  maxWorkPixels?: number;
+  /** Per-connection upload bounds (stall, minimum rate). */
+  uploadTiming?: UploadTiming;
   optionLimits?: OptionLimits;
   store?: Partial<StoreLimits>;
   threads?: number;
@@ -53,16 +60,18 @@ export interface ServerConfig {
   log?: (line: string) => void;
 }
 
-export const SERVER_DEFAULTS = { host: '127.0.0.1', port: 7860, maxUploadBytes: 32 * 1024 * 1024, maxPixels: 2048 * 2048, maxOutputPixels: 8192 * 8192 };
+export const SERVER_DEFAULTS = { host: '127.0.0.1', port: 7860, maxUploadBytes: 32 * 1024 * 1024, maxPixels: 2048 * 2048, maxOutputPixels: 8192 * 8192, maxWorkPixels: DEFAULT_MAX_WORK_PIXELS };
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SSE_HEARTBEAT_MS = 15_000;
 /**
- * Uploads read and decoded at once; the others wait (their bodies stay in the client's TCP
- * window), so memory is bounded by this × (upload cap + its decoded pixels), however many
- * clients post together.
+ * Uploads parsed and decoded at once (after their bodies have arrived; reading a body never
+ * holds a slot, so a stalled client delays nobody); the others wait, so decoded pixels are
+ * bounded by this × the pixel cap. Bodies in memory are bounded by the UploadBudget,
+ * UPLOAD_BUDGET_UPLOADS × the upload cap.
  */
 const UPLOAD_SLOTS = 2;
+const UPLOAD_BUDGET_UPLOADS = 4;
 const PAGE_CSP = "default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors 'none'";
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -73,7 +82,10 @@ export class PasdServer {
   private readonly files: Map<string, StaticFile>;
   private readonly tokenDigest: Buffer | null;
   private readonly modelDefaults: Map<string, Partial<UpscaleOptions>>;
-  private readonly limits: Required<Pick<ServerConfig, 'host' | 'port' | 'maxUploadBytes' | 'maxPixels' | 'maxOutputPixels'>>;
+  private readonly limits: Required<Pick<ServerConfig, 'host' | 'port' | 'maxUploadBytes' | 'maxPixels' | 'maxOutputPixels' | 'maxWorkPixels' | 'uploadTiming'>>;
+  private readonly uploadBudget: UploadBudget;
+  /** Each model's scheduler configs, to check steps and scheduler before a job is queued. */
+  private readonly schedules: Map<string, ReturnType<typeof schedulerConfigs>>;
   private readonly started = Date.now();
   private closing = false;
   private uploadsActive = 0;
@@ -84,8 +96,11 @@ export class PasdServer {
     this.limits = {
       host: config.host ?? SERVER_DEFAULTS.host, port: config.port ?? SERVER_DEFAULTS.port,
       maxUploadBytes: config.maxUploadBytes ?? SERVER_DEFAULTS.maxUploadBytes, maxPixels: config.maxPixels ?? SERVER_DEFAULTS.maxPixels,
-      maxOutputPixels: config.maxOutputPixels ?? SERVER_DEFAULTS.maxOutputPixels,
+      maxOutputPixels: config.maxOutputPixels ?? SERVER_DEFAULTS.maxOutputPixels, maxWorkPixels: config.maxWorkPixels ?? SERVER_DEFAULTS.maxWorkPixels,
+      uploadTiming: config.uploadTiming ?? DEFAULT_UPLOAD_TIMING,
     };
+    this.uploadBudget = new UploadBudget(UPLOAD_BUDGET_UPLOADS * this.limits.maxUploadBytes);
+    this.schedules = new Map(config.models.map((m) => [m.name, schedulerConfigs(m.paths)]));
     this.modelDefaults = new Map(config.models.map((m) => [m.name, m.defaults]));
     this.tokenDigest = config.token ? digest(config.token) : null;
     this.files = config.staticFiles ?? loadStaticFiles();
@@ -187,20 +202,39 @@ export class PasdServer {
     const c = await this.queue.counts();
     // Refuse before reading a body that could not be queued anyway.
     if (c.queued >= this.queue.maxQueued) throw new HttpError(429, `the queue is full (${c.queued} jobs waiting); retry later`, undefined, { 'retry-after': '10' });
-    const { options, bytes, image } = await this.withUploadSlot(async () => {
-      const body = await readBody(req, this.limits.maxUploadBytes);
-      const upload = await parseUpload(req.headers['content-type'], body, url.searchParams);
-      const options = parseJobOptions(upload.options, this.modelDefaults, this.config.optionLimits ?? DEFAULT_OPTION_LIMITS);
-      return { options, bytes: upload.image, image: await decodeUpload(upload.image, this.limits.maxPixels) };
-    });
+    const body = await readBody(req, this.limits.maxUploadBytes, this.uploadBudget, this.limits.uploadTiming);
+    let options, bytes, image;
+    try {
+      ({ options, bytes, image } = await this.withUploadSlot(async () => {
+        const upload = await parseUpload(req.headers['content-type'], body, url.searchParams);
+        const options = parseJobOptions(upload.options, this.modelDefaults, this.config.optionLimits ?? DEFAULT_OPTION_LIMITS);
+        this.checkSchedule(options.model, options.upscale);
+        return { options, bytes: upload.image, image: await decodeUpload(upload.image, this.limits.maxPixels) };
+      }));
+    } finally {
+      this.uploadBudget.release(body.length);
+    }
     const { width: w, height: h } = image.rgb;
     const s = options.upscale.upscale;
     if (w * h * s * s > this.limits.maxOutputPixels)
       throw new HttpError(413, `scale: ${w}x${h} × ${s} would be ${w * s}x${h * s}, more than the server's cap of ${this.limits.maxOutputPixels} output pixels`, 'scale');
+    const processSize = options.upscale.processSize ?? DEFAULTS.processSize;
+    const work = workSizeProblem(w, h, { upscale: s, processSize, colorization: options.upscale.colorize }, this.limits.maxWorkPixels);
+    if (work) throw new HttpError(413, `processSize: ${work}; lower processSize or scale (the server's cap is pasd serve --max-work-pixels)`, 'processSize');
     const job = await this.queue.submit({ bytes, image }, options);
     this.log(`job ${job.id}: queued (${w}x${h}, ×${s}, model ${options.model})`);
     res.setHeader('location', `/v1/jobs/${job.id}`);
     json(res, 202, job);
+  }
+
+  /** Steps, strength and samples against the model's scheduler (e.g. LCM takes at most 50 steps): 400 before queueing. */
+  private checkSchedule(model: string, o: UpscaleOptions): void {
+    try {
+      checkRunOptions(this.schedules.get(model)!, o);
+    } catch (e) {
+      if (e instanceof InputError) throw badField('steps', e.message);
+      throw e;
+    }
   }
 
   private async withUploadSlot<T>(fn: () => Promise<T>): Promise<T> {
