@@ -7,7 +7,7 @@
  */
 import { CheckpointError, ShapeError } from '../core/errors.ts';
 import { type Shape, fmtShape, numel } from '../core/shape.ts';
-import { writeFileAtomic } from './atomic.ts';
+import { writeFileAtomic } from '../core/atomic.ts';
 
 export interface F32TensorPlan {
   readonly name: string;
@@ -41,5 +41,5 @@ export function writeF32SafetensorsStreaming(path: string, plans: readonly F32Te
   const names = new Set(plans.map((p) => p.name));
   if (names.size !== plans.length) throw new CheckpointError(`${path}: duplicate tensor names`);
   const sorted = [...plans].sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
-  writeFileAtomic(path, chunks(sorted, compute, metadata));
+  writeFileAtomic(path, chunks(sorted, compute, metadata), CheckpointError);
 }

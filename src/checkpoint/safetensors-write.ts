@@ -10,7 +10,7 @@ import { CheckpointError, ShapeError } from '../core/errors.ts';
 import { type DType, type HostArray, dtypeSize } from '../core/dtype.ts';
 import { type Shape, fmtShape, numel } from '../core/shape.ts';
 import { SAFETENSORS_DTYPES } from './safetensors.ts';
-import { writeFileAtomic } from './atomic.ts';
+import { writeFileAtomic } from '../core/atomic.ts';
 
 export interface TensorToWrite {
   readonly name: string;
@@ -95,10 +95,10 @@ export function writeSafetensorsStreaming(path: string, specs: readonly TensorSp
       checkTensorsToWrite([{ ...s, data }], 'writeSafetensorsStreaming');
       yield bytesOf(data);
     }
-  })());
+  })(), CheckpointError);
 }
 
 /** Writes a safetensors file atomically (temp file + rename). */
 export function writeSafetensors(path: string, tensors: readonly TensorToWrite[], metadata?: Readonly<Record<string, string>>): void {
-  writeFileAtomic(path, serializeSafetensors(tensors, metadata));
+  writeFileAtomic(path, serializeSafetensors(tensors, metadata), CheckpointError);
 }

@@ -9,6 +9,7 @@ import { CheckpointError } from '../core/errors.ts';
 import { type DType, type HostArray, dtypeSize } from '../core/dtype.ts';
 import { type Shape, numel } from '../core/shape.ts';
 import { withFile } from './file.ts';
+import { duplicateTopLevelKey } from './json-keys.ts';
 
 /** safetensors dtype tag → our DType. */
 export const SAFETENSORS_DTYPES: Readonly<Record<string, DType>> = {
@@ -52,6 +53,8 @@ export function parseSafetensorsHeader(path: string, headerBytes: Buffer, fileSi
     fail(path, `safetensors header is not valid JSON (${(e as Error).message}); the file is corrupt or not a safetensors file`);
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) fail(path, 'safetensors header is not a JSON object');
+  const twice = duplicateTopLevelKey(headerBytes.toString('utf8'));
+  if (twice !== null) fail(path, `safetensors header names "${twice}" twice; which one is meant is ambiguous (JSON.parse would keep the last), so the file is refused`);
   const dataStart = 8 + headerBytes.length;
   const dataSize = fileSize - dataStart;
   let metadata: Record<string, string> = {};

@@ -8,7 +8,7 @@
 import { fstatSync, readSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { CheckpointError } from '../core/errors.ts';
-import { writeFileAtomic } from './atomic.ts';
+import { writeFileAtomic } from '../core/atomic.ts';
 
 export interface ZipEntry {
   readonly name: string;
@@ -165,7 +165,9 @@ export function readZipDirectory(fd: number, path: string): ZipEntry[] {
 /** Throws unless `e` is stored uncompressed and unencrypted (so its bytes can be used in place). */
 export function requireStored(e: ZipEntry, path: string): void {
   if (e.flags & 1) fail(path, `zip entry "${e.name}" is encrypted; encrypted checkpoints are not supported`);
-  if (e.method !== 0 || e.compressedSize !== e.size)
+  if (e.method === 0 && e.compressedSize !== e.size)
+    fail(path, `zip entry "${e.name}" is stored (method 0) but its sizes disagree: ${e.compressedSize} bytes stored, ${e.size} declared; the file is corrupt`);
+  if (e.method !== 0)
     fail(path, `zip entry "${e.name}" is compressed (method ${e.method}); weights must be stored uncompressed to be read in place. ` +
       'Re-save it with torch.save (which stores entries uncompressed) or convert the checkpoint to .safetensors');
 }
@@ -245,5 +247,5 @@ export function writeStoredZip(path: string, records: readonly ZipRecord[], alig
   eocd.writeUInt16LE(Math.min(records.length, 0xffff), 10);
   eocd.writeUInt32LE(cdSize, 12);
   eocd.writeUInt32LE(cdOffset, 16);
-  writeFileAtomic(path, [...chunks, ...central, z64, eocd]);
+  writeFileAtomic(path, [...chunks, ...central, z64, eocd], CheckpointError);
 }

@@ -1,6 +1,6 @@
 /** Small helpers over node:util parseArgs: typed numeric options and input file discovery. */
-import { readdirSync, statSync } from 'node:fs';
-import { extname, join } from 'node:path';
+import { mkdirSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { basename, extname, join, resolve } from 'node:path';
 import { InputError, ProviderError } from '../core/errors.ts';
 import { type RuntimeChoice, checkPrecision, probeProvider } from '../engine/compile.ts';
 import { PRECISIONS } from '../export/float16.ts';
@@ -56,6 +56,54 @@ export function runtimeChoiceOf(v: { provider?: string; precision?: string }, th
 }
 
 const IMAGE_EXT = new Set(['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.gif']);
+
+/** Threads beyond this are refused: onnxruntime would try to start them all (100000 hung at 5 GB). */
+export const MAX_THREADS = 256;
+/** `num` ranges of --threads and --seed (a seed must be a safe integer for the random generator; 1e30 is refused here, not per image). */
+export const THREADS_RANGE = { int: true, min: 1, max: MAX_THREADS } as const;
+export const SEED_RANGE = { int: true, min: 0, max: Number.MAX_SAFE_INTEGER } as const;
+
+/**
+ * Outputs `<dir>/<input base name><suffix>` for each input, checked before any work: the
+ * folder is created (an existing file there is a usage error), and two inputs that would
+ * write one output (`img.gif` and `img.webp`, `a/x.png` and `b/x.png`) or an output that is
+ * one of the inputs (`-o .` beside them) are refused, naming the files. Nothing is overwritten
+ * but earlier outputs of the same names.
+ */
+export function outputPaths(files: readonly string[], dir: string, suffix: string): string[] {
+  let st;
+  try {
+    st = statSync(dir);
+  } catch {
+    st = null;
+  }
+  if (st && !st.isDirectory()) throw new UsageError(`-o ${dir}: exists and is not a folder; give a folder for the outputs`);
+  const canonical = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return resolve(p);
+    }
+  };
+  const inputs = new Map(files.map((f) => [canonical(f), f]));
+  const seen = new Map<string, string>();
+  const outs = files.map((f) => {
+    const out = join(dir, `${basename(f, extname(f))}${suffix}`);
+    const key = canonical(out);
+    const input = inputs.get(key);
+    if (input !== undefined) throw new UsageError(`${out} would overwrite the input ${input}; choose another output folder (-o)`);
+    const first = seen.get(key);
+    if (first !== undefined) throw new UsageError(`${first} and ${f} would both be written to ${out}; rename one, or run them into different output folders (-o)`);
+    seen.set(key, f);
+    return out;
+  });
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new UsageError(`-o ${dir}: cannot create the output folder (${(e as Error).message})`);
+  }
+  return outs;
+}
 
 /**
  * A GPU provider that cannot start fails here, once, before models load: the ProviderError is

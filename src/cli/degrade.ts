@@ -3,14 +3,12 @@
  * second-order degradation (PASD's params_realesrgan.yml by default). Image i of the run
  * uses the seeded stream `seed + i`, so a run is reproducible and images are independent.
  */
-import { mkdirSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PasdError } from '../core/errors.ts';
 import { Random } from '../core/random.ts';
 import { DEFAULT_DEGRADATION_CONFIG, loadDegradationConfig } from '../degrade/config.ts';
 import { degradeFile } from '../degrade/file.ts';
-import { UsageError, choice, inputFiles, num } from './args.ts';
+import { SEED_RANGE, UsageError, choice, inputFiles, num, outputPaths } from './args.ts';
 
 export const DEGRADE_USAGE = `usage: pasd degrade <hr images or folders...> -o <dir> [options]
   -o, --output DIR     output folder for the LR images (same names, PNG)
@@ -44,16 +42,15 @@ export async function degradeCommand(argv: string[]): Promise<number> {
   }
   const scale = num(v.scale, 'scale', { int: true, min: 1, max: 16 });
   if (scale !== undefined) config = { ...config, scale };
-  const seed = num(v.seed, 'seed', { int: true, min: 0 }) ?? 0;
+  const seed = num(v.seed, 'seed', SEED_RANGE) ?? 0;
   const jpeg = choice(v.jpeg, 'jpeg', ['diffjpeg', 'codec'] as const) ?? 'diffjpeg';
   const files = inputFiles(positionals);
-  mkdirSync(v.output, { recursive: true });
+  const outputs = outputPaths(files, v.output, '.png');
   let failed = 0;
   for (const [i, file] of files.entries()) {
-    const name = basename(file, extname(file));
     try {
-      await degradeFile(file, join(v.output, `${name}.png`), new Random(seed + i), {
-        config, jpeg, resizeBack: v['resize-back'], ...(v['save-params'] ? { paramsPath: join(v.output, `${name}.json`) } : {}),
+      await degradeFile(file, outputs[i], new Random(seed + i), {
+        config, jpeg, resizeBack: v['resize-back'], ...(v['save-params'] ? { paramsPath: outputs[i].replace(/\.png$/, '.json') } : {}),
       });
     } catch (e) {
       if (!(e instanceof PasdError)) throw e;

@@ -22,7 +22,7 @@ import { imresizeU8 } from '../metrics/imresize.ts';
 import { LpipsMetric } from '../metrics/lpips.ts';
 import { DOOR_SCALE } from '../pipelines/options.ts';
 import { PasdPipeline, type UpscaleOptions } from '../pipelines/pasd.ts';
-import { UsageError, inputFiles, num } from './args.ts';
+import { THREADS_RANGE, UsageError, inputFiles, num } from './args.ts';
 import { checkRunOptions, flagValue, optionFlags, optionUsage, optionsFromFlags } from './options.ts';
 
 export const EVAL_USAGE = `usage: pasd eval --hr <dir> [--sr <dir> | --model <pasd-dir> --base <sd15-dir>] [options]
@@ -102,7 +102,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const scale = flagValue('upscale', v.scale) ?? DOOR_SCALE;
   const seed = flagValue('seed', v.seed) ?? 0;
   const cropBorder = num(v.crop, 'crop', { int: true, min: 0 }) ?? scale;
-  const threads = num(v.threads, 'threads', { int: true, min: 1 });
+  const threads = num(v.threads, 'threads', THREADS_RANGE);
   const pasdOpts: UpscaleOptions = { ...optionsFromFlags(v, 'eval'), upscale: scale, seed };
   const warn = (m: string) => process.stderr.write(`pasd eval: ${m}\n`);
 

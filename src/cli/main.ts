@@ -25,6 +25,8 @@ usage:
                                     train PASD (pasd train --help)
   pasd serve [--port N] [--model <dir> --base <dir>] [--token T]
                                     HTTP API with a job queue and a web page (pasd serve --help)
+  pasd worker --queue redis://host:port [--model <dir> --base <dir>]
+                                    run the jobs of "pasd serve --queue" (pasd worker --help)
   pasd parity <fixture dir> [--group g] [--case s] [--json] [--provider NAME] [--precision P]
                                     parity with the original PyTorch code on a fixture set
   pasd --help                       this text
@@ -51,6 +53,8 @@ export async function main(argv: string[]): Promise<number> {
         return await evalCommand(rest);
       case 'serve':
         return await serveCommand(rest);
+      case 'worker': // loaded on demand, as BullMQ: the other commands never need them
+        return await (await import('./worker.ts')).workerCommand(rest);
       default:
         process.stderr.write(`pasd: unknown command "${cmd}"\n\n${USAGE}`);
         return 2;

@@ -16,6 +16,7 @@ export function optionFlags(door: Door): Flags {
   for (const k of keysOf(door)) {
     const s = OPTIONS[k];
     flags[s.flag] = { type: s.kind === 'boolean' ? 'boolean' : 'string', ...(s.short ? { short: s.short } : {}) };
+    if (s.kind === 'boolean' && s.named?.doors.includes(door)) flags[s.named.flag] = { type: 'string' };
   }
   return flags;
 }
@@ -34,7 +35,16 @@ export function flagValue<K extends OptionKey>(key: K, raw: string | boolean | u
 export function optionsFromFlags(values: Readonly<Record<string, string | boolean | undefined>>, door: Door): Partial<RunSettings> {
   const out: Record<string, unknown> = {};
   for (const k of keysOf(door)) {
-    const v = flagValue(k, values[OPTIONS[k].flag]);
+    let v: unknown = flagValue(k, values[OPTIONS[k].flag]);
+    const s: OptionSpec = OPTIONS[k];
+    const raw = s.kind === 'boolean' && s.named?.doors.includes(door) ? values[s.named.flag] : undefined;
+    if (s.kind === 'boolean' && s.named && raw !== undefined) {
+      const names = Object.keys(s.named.names);
+      if (typeof raw !== 'string' || !names.includes(raw)) throw new UsageError(`--${s.named.flag}: expected one of ${names.join(', ')}, got ${JSON.stringify(raw)}`);
+      const named = s.named.names[raw];
+      if (v !== undefined && v !== named) throw new UsageError(`--${s.flag} contradicts --${s.named.flag} ${raw}`);
+      v = named;
+    }
     if (v !== undefined) out[k] = v;
   }
   return out as Partial<RunSettings>;
@@ -62,7 +72,11 @@ const WIDTH = 112;
 
 /** Usage lines of the run options a command takes, descriptions starting at `column`, wrapped. */
 export function optionUsage(door: Door, column: number): string {
-  return keysOf(door).map((k) => usageLine(OPTIONS[k], column)).join('\n');
+  return keysOf(door).flatMap((k) => {
+    const s: OptionSpec = OPTIONS[k];
+    const named = s.kind === 'boolean' && s.named?.doors.includes(door) ? s.named : undefined;
+    return [usageLine(s, column), ...(named ? [usageLine({ flag: named.flag, arg: Object.keys(named.names).join('|'), kind: 'string', maxLength: 0, help: `${named.help} (default: the model's)`, default: '', doors: [door] }, column)] : [])];
+  }).join('\n');
 }
 
 function usageLine(s: OptionSpec, column: number): string {

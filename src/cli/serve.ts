@@ -4,21 +4,25 @@
  * failing first job. SIGINT/SIGTERM shut down gracefully (a second signal exits at once).
  */
 import { existsSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PasdError } from '../core/errors.ts';
-import { componentPaths, defaultModelOptions, defaultModelPaths } from '../pipelines/load.ts';
+import { familyOfUNetFolder, modelPaths } from '../pipelines/families/index.ts';
+import { defaultModelOptions, defaultModelPaths, schedulerConfigs } from '../pipelines/load.ts';
+import { resolveOptions } from '../pipelines/options.ts';
+import type { RedisJobs } from '../server/redis-jobs.ts';
 import { type WorkerModel, WorkerRunner } from '../server/runner.ts';
 import { PasdServer, SERVER_DEFAULTS } from '../server/server.ts';
 import { DEFAULT_OPTION_LIMITS } from '../server/options.ts';
 import { DEFAULT_STORE_LIMITS } from '../server/jobs.ts';
-import { RUNTIME_ARGS, UsageError, num, probeGpuOrExit, runtimeChoiceOf, runtimeUsage } from './args.ts';
+import { RUNTIME_ARGS, THREADS_RANGE, UsageError, num, probeGpuOrExit, runtimeChoiceOf, runtimeUsage } from './args.ts';
+import { queueOf } from './queue-args.ts';
 
 export const SERVE_USAGE = `usage: pasd serve [--port N] [--model <pasd-dir> --base <sd15-dir>] [options]
 
 Serves the HTTP API (/v1/...) and the web page on http://127.0.0.1:<port>/.
 models (default: the bundled mini model, models/pasd-mini, with its defaults.json):
-  --model DIR --base DIR  a PASD checkpoint folder and an SD1.5 folder, as for "pasd upscale"; the bundled
+  --model DIR --base DIR  a PASD (SD1.5) or PASD-SDXL checkpoint folder and its base folder, as for "pasd upscale"; the bundled
                           mini model is offered as a second choice
   --name NAME             the model's name in the API and on the page (default: the --model folder's name)
 options:
@@ -27,10 +31,18 @@ options:
                           beyond this machine: use it with --token
   --token T               require "Authorization: Bearer T" (or ?token=T) on every route; default: $PASD_TOKEN
   --threads N             CPU threads of the worker (default: all cores)
+  --queue URL             jobs, progress and results live in Redis (redis://[user:password@]host:port[/db],
+                          rediss:// for TLS; default: $PASD_QUEUE; the password may come from
+                          $PASD_REDIS_PASSWORD): any number of "pasd serve" processes share them and
+                          "pasd worker" processes run them; this process loads no model
+  --results-dir DIR       with --queue: the folder the workers write results to (pasd worker --results-dir)
 ${runtimeUsage(26)}
   --max-upload BYTES      largest request body (default ${SERVER_DEFAULTS.maxUploadBytes})
   --max-pixels N          largest input image, width × height (default ${SERVER_DEFAULTS.maxPixels})
   --max-output-pixels N   largest output image (default ${SERVER_DEFAULTS.maxOutputPixels})
+  --max-work-pixels N     largest size the network may run at, width × height (default ${SERVER_DEFAULTS.maxWorkPixels},
+                          ≈3.5 GB): the process size lifts the shorter side, so a thin image can need far more
+                          than its output
   --max-queue N           jobs waiting behind the running one; more get 429 (default ${DEFAULT_STORE_LIMITS.maxQueued})
   --max-steps N           largest "steps" a job may ask for (default ${DEFAULT_OPTION_LIMITS.maxSteps})
   --result-ttl S          seconds a finished job and its result are kept (default ${DEFAULT_STORE_LIMITS.ttlMs / 1000})
@@ -45,8 +57,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     options: {
       model: { type: 'string' }, base: { type: 'string' }, name: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
       token: { type: 'string' }, threads: { type: 'string' }, 'max-upload': { type: 'string' }, 'max-pixels': { type: 'string' },
-      'max-output-pixels': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-steps': { type: 'string' }, 'result-ttl': { type: 'string' },
-      grace: { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' }, ...RUNTIME_ARGS,
+      'max-output-pixels': { type: 'string' }, 'max-work-pixels': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-steps': { type: 'string' }, 'result-ttl': { type: 'string' },
+      grace: { type: 'string' }, queue: { type: 'string' }, 'results-dir': { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' }, ...RUNTIME_ARGS,
     },
   });
   if (v.help) {
@@ -58,7 +70,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   if (token !== undefined && token.length < 8) throw new UsageError('--token / PASD_TOKEN: use at least 8 characters');
   const host = v.host ?? SERVER_DEFAULTS.host;
   const log = v.quiet ? undefined : (line: string) => process.stderr.write(`pasd serve: ${line}\n`);
-  const runtime = runtimeChoiceOf(v, num(v.threads, 'threads', { int: true, min: 1 }));
+  const runtime = runtimeChoiceOf(v, num(v.threads, 'threads', THREADS_RANGE));
   // Every option is checked before the (slow) model load.
   const config = {
     host, token, log,
@@ -66,6 +78,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     maxUploadBytes: num(v['max-upload'], 'max-upload', { int: true, min: 1 }),
     maxPixels: num(v['max-pixels'], 'max-pixels', { int: true, min: 1 }),
     maxOutputPixels: num(v['max-output-pixels'], 'max-output-pixels', { int: true, min: 1 }),
+    maxWorkPixels: num(v['max-work-pixels'], 'max-work-pixels', { int: true, min: 1 }),
     optionLimits: { ...DEFAULT_OPTION_LIMITS, maxSteps: num(v['max-steps'], 'max-steps', { int: true, min: 1 }) ?? DEFAULT_OPTION_LIMITS.maxSteps },
     store: {
       maxQueued: num(v['max-queue'], 'max-queue', { int: true, min: 0 }) ?? DEFAULT_STORE_LIMITS.maxQueued,
@@ -73,29 +86,41 @@ export async function serveCommand(argv: string[]): Promise<number> {
     },
   };
   const grace = (num(v.grace, 'grace', { min: 0 }) ?? 10) * 1000;
+  const queue = queueOf(v.queue);
+  if (v['results-dir'] !== undefined && !queue) throw new UsageError('--results-dir goes with --queue (the in-process queue keeps results in memory)');
   if (host !== SERVER_DEFAULTS.host)
     process.stderr.write(`pasd serve: warning: binding to ${host} instead of ${SERVER_DEFAULTS.host}; other machines may reach this server${token ? '' : ' and no --token is set'}\n`);
 
   let models: WorkerModel[];
   try {
     models = modelsOf(v.model, v.base, v.name);
+    // A scheduler config that cannot sample fails here, not in every job.
+    for (const m of models) resolveOptions(m.defaults, schedulerConfigs(m.paths));
   } catch (e) {
     if (!(e instanceof PasdError) || e instanceof UsageError) throw e;
     process.stderr.write(`pasd serve: cannot load the models: ${e.message}\n`);
     return 3;
   }
-  const probe = await probeGpuOrExit(runtime, 'pasd serve');
-  if (probe !== null) return probe;
-  const runner = new WorkerRunner(models, runtime);
-  try {
-    log?.(`loading model "${models[0].name}"…`);
-    await runner.load(models[0].name);
-  } catch (e) {
-    process.stderr.write(`pasd serve: cannot load the models: ${(e as Error).message}\n`);
-    await runner.close();
-    return 3;
+  let backend: { jobs: RedisJobs } | { runner: WorkerRunner };
+  if (queue) {
+    log?.(`jobs in ${queue.display} (pasd worker processes run them)`);
+    const { RedisJobs } = await import('../server/redis-jobs.ts'); // BullMQ only when asked for
+    backend = { jobs: new RedisJobs({ connection: queue, models: models.map((m) => m.name), maxQueued: config.store.maxQueued, ttlMs: config.store.ttlMs, resultsDir: v['results-dir'], log }) };
+  } else {
+    const probe = await probeGpuOrExit(runtime, 'pasd serve');
+    if (probe !== null) return probe;
+    const runner = new WorkerRunner(models, runtime);
+    try {
+      log?.(`loading model "${models[0].name}"…`);
+      await runner.load(models[0].name);
+    } catch (e) {
+      process.stderr.write(`pasd serve: cannot load the models: ${(e as Error).message}\n`);
+      await runner.close();
+      return 3;
+    }
+    backend = { runner };
   }
-  const server = new PasdServer({ ...config, models, runner });
+  const server = new PasdServer({ ...config, models, ...backend });
   let url: string;
   try {
     url = await server.listen();
@@ -121,9 +146,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
 }
 
 /** The served models: --model/--base first (if given), then the bundled mini model (when installed). */
-function modelsOf(model: string | undefined, base: string | undefined, name: string | undefined): WorkerModel[] {
+export function modelsOf(model: string | undefined, base: string | undefined, name: string | undefined): WorkerModel[] {
   const models: WorkerModel[] = [];
-  if (model && base) models.push({ name: name ?? basename(resolve(model)), paths: componentPaths(model, base), defaults: {} });
+  // A PASD-SDXL checkpoint lists its family's defaults (test_pasd_sdxl.py's); SD1.5 PASD has none beyond the pipeline's own.
+  if (model && base) models.push({ name: name ?? basename(resolve(model)), paths: modelPaths(model, base), defaults: { ...familyOfUNetFolder(join(model, 'unet')).defaults } });
   else if (name) throw new UsageError('--name names the --model folder; give --model and --base');
   const mini = defaultModelPaths();
   if (existsSync(mini.unet) && !models.some((m) => m.name === 'pasd-mini')) models.push({ name: 'pasd-mini', paths: mini, defaults: defaultModelOptions() });

@@ -5,9 +5,10 @@
  */
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '../core/errors.ts';
+import { ConfigError, InputError } from '../core/errors.ts';
 import { TRAIN_DEFAULTS, type StepLog, train } from '../train/loop.ts';
-import { UsageError, choice, num } from './args.ts';
+import { checkRunFolder } from '../train/run-folder.ts';
+import { SEED_RANGE, THREADS_RANGE, UsageError, choice, num } from './args.ts';
 
 export const TRAIN_USAGE = `usage: pasd train --data DIR --base DIR --out DIR [options]
   --data DIR                 folder of HR images (recursive); optional caption NAME.txt beside each
@@ -16,6 +17,8 @@ export const TRAIN_USAGE = `usage: pasd train --data DIR --base DIR --out DIR [o
   --init-from DIR            PASD checkpoint (unet/ + controlnet/) to start from
   --out DIR                  checkpoints (checkpoint-N/), train_log.jsonl
   --resume                   continue from the newest complete checkpoint in --out
+  --overwrite                start over in an --out that holds a previous run (its checkpoints and log are
+                             deleted); without --resume or --overwrite such an --out is refused
   --kind pasd|pasd_light     model kind (default: from --init-from, else pasd)
   --control-type realisr|grayscale        (default realisr)
   --degradation realesrgan|bicubic|grayscale   control image (default realesrgan; grayscale for colorization)
@@ -41,7 +44,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       ...['data', 'base', 'init-from', 'out', 'kind', 'control-type', 'degradation', 'resolution', 'batch-size', 'gradient-accumulation', 'max-steps',
         'lr', 'lr-scheduler', 'warmup-steps', 'adam-beta1', 'adam-beta2', 'adam-weight-decay', 'adam-epsilon', 'max-grad-norm', 'checkpoint-every',
         'keep', 'proportion-empty-prompts', 'controlnet-config', 'trainable-modules', 'timesteps', 'seed', 'threads'].map((k) => [k, { type: 'string' as const }]),
-      ['resume', { type: 'boolean' as const }], ['quiet', { type: 'boolean' as const }], ['help', { type: 'boolean' as const, short: 'h' }],
+      ['resume', { type: 'boolean' as const }], ['overwrite', { type: 'boolean' as const }], ['quiet', { type: 'boolean' as const }], ['help', { type: 'boolean' as const, short: 'h' }],
   ]);
   const v = parseArgs({ args: argv, strict: true, options }).values as Record<string, string | boolean | undefined>;
   const s = (k: string) => v[k] as string | undefined;
@@ -50,6 +53,12 @@ export async function trainCommand(argv: string[]): Promise<number> {
     return 0;
   }
   for (const k of ['data', 'base', 'out']) if (!s(k)) throw new UsageError(`--${k} DIR is required`);
+  if (v.resume && v.overwrite) throw new UsageError('--resume continues the run in --out, --overwrite deletes it: give one of them');
+  try {
+    checkRunFolder(s('out')!, { resume: v.resume === true, overwrite: v.overwrite === true });
+  } catch (e) {
+    throw e instanceof InputError ? new UsageError(e.message) : e;
+  }
   const d = TRAIN_DEFAULTS;
   const pos = { int: true, min: 1 };
   let controlnetConfig: Record<string, unknown> | undefined;
@@ -88,9 +97,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
     keepCheckpoints: num(s('keep'), 'keep', pos) ?? d.keepCheckpoints,
     proportionEmptyPrompts: num(s('proportion-empty-prompts'), 'proportion-empty-prompts', { min: 0, max: 1 }) ?? d.proportionEmptyPrompts,
     timestepRange: timestepRange(s('timesteps')),
-    seed: num(s('seed'), 'seed', { int: true, min: 0 }) ?? d.seed,
+    seed: num(s('seed'), 'seed', SEED_RANGE) ?? d.seed,
     resume: v.resume === true,
-    threads: num(s('threads'), 'threads', pos),
+    overwrite: v.overwrite === true,
+    threads: num(s('threads'), 'threads', THREADS_RANGE),
     controlnetConfig,
     trainableModules: s('trainable-modules')?.split(',').map((m) => m.trim()).filter((m) => m !== ''),
     warn: (m) => process.stderr.write(`pasd train: ${m}\n`),

@@ -4,35 +4,47 @@
  * name (`name.png` by default) and are written atomically.
  */
 import { mkdirSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { PasdError } from '../core/errors.ts';
-import { readImage, writeImage } from '../image/codec-node.ts';
+import { ConfigError, PasdError } from '../core/errors.ts';
+import { readImage, readImageSize, writeImage } from '../image/codec-node.ts';
 import { resize } from '../image/resample.ts';
 import type { TiledVaeOptions } from '../pipelines/tiled-vae.ts';
 import { defaultModelOptions, defaultModelPaths } from '../pipelines/load.ts';
-import { withDoorDefaults } from '../pipelines/options.ts';
+import { DEFAULTS, DOOR_SCALE, withDoorDefaults } from '../pipelines/options.ts';
 import { PasdPipeline, type UpscaleOptions } from '../pipelines/pasd.ts';
+import { DEFAULT_MAX_WORK_PIXELS, workSizeProblem } from '../pipelines/sizes.ts';
 import { type PersonalizeSpec, classifyPersonalizedModel } from '../pipelines/personalize.ts';
 import { loadClassifier } from '../prompts/classifier-node.ts';
 import type { PromptProvider } from '../prompts/provider.ts';
-import { RUNTIME_ARGS, UsageError, choice, inputFiles, num, probeGpuOrExit, runtimeChoiceOf, runtimeUsage } from './args.ts';
+import { MAX_THREADS, RUNTIME_ARGS, THREADS_RANGE, UsageError, choice, inputFiles, num, outputPaths, probeGpuOrExit, runtimeChoiceOf, runtimeUsage } from './args.ts';
 import { checkRunOptions, optionFlags, optionUsage, optionsFromFlags } from './options.ts';
 import { ProgressBar } from './progress.ts';
+import { upscaleRemote } from './remote.ts';
 
-export const UPSCALE_USAGE = `usage: pasd upscale <images or folders...> -o <dir> [--model <pasd-dir> --base <sd15-dir>] [options]
+export const UPSCALE_USAGE = `usage: pasd upscale <images or folders...> -o <dir> [--model <pasd-dir> --base <base-dir>] [options]
 
 models (default: the bundled mini model, models/pasd-mini, with the defaults of its defaults.json):
-  --model DIR            PASD or PASD-light checkpoint folder with unet/ and controlnet/ (diffusers layout,
-                         .safetensors or .bin; PASD-light is recognised from its weights)
-  --base DIR             Stable Diffusion 1.5 folder with vae/, text_encoder/, tokenizer/ (scheduler/ optional)
+  --model DIR            PASD, PASD-light or PASD-SDXL checkpoint folder with unet/ and controlnet/ (diffusers
+                         layout, .safetensors or .bin; PASD-light is recognised from its weights, PASD-SDXL
+                         from its UNet config: addition_embed_type "text_time")
+  --base DIR             its base: Stable Diffusion 1.5 with vae/, text_encoder/, tokenizer/, or SDXL base 1.0
+                         with also text_encoder_2/, tokenizer_2/ (scheduler/ optional). PASD-SDXL's defaults are
+                         test_pasd_sdxl.py's: scale 2, process size 1280, 25 Euler steps, cfg 7, conditioning
+                         0.8, its added and negative prompts, start from pure noise (see --init)
   --personalized PATH    stylization: a single-file SD1.5 checkpoint (.safetensors/.ckpt, LDM keys),
                          a LoRA (.safetensors, kohya or diffusers) or a diffusers unet/ folder
   --blending-alpha X     single file: UNet = file·X + PASD·(1−X) (default 1.0)
   --multiplier X         LoRA strength (default 0.6)
   --lora-alpha-compat M  kohya (default: scale by alpha/rank) | original (PASD's merge, ignores alpha)
 options:
-  -o, --output DIR       output folder (created if missing)
+  -o, --output DIR       output folder (created if missing); inputs that would write one output, or an output
+                         that is an input, are refused before any work
+  --server URL           send the images to a running "pasd serve" (http://host:port) instead of running
+                         the models here: its workers upscale them (with --queue, in parallel), results come
+                         back as PNGs; outputs that exist are skipped, so running again resumes. The model
+                         options (--model, --personalized, --classifier, --threads, ...) are the server's
+  --token T              with --server: its token (default: $PASD_TOKEN)
   --control-type TYPE    realisr | grayscale (default realisr), as in the original's test_pasd.py; grayscale is
                          --colorize, whose scheduler config is --model's scheduler/ (or the one beside --model),
                          else SD1.5's with zero terminal SNR + trailing
@@ -41,9 +53,11 @@ options:
   --classifier DIR       local ONNX image classifier: model.onnx, labels.txt, optional preprocess.json
                          (e.g. an ImageNet ResNet-50 export as in the original; see README)
 ${optionUsage('upscale', 25)}
-  --threads N            CPU threads (default: all cores)
+  --threads N            CPU threads (default: all cores; at most ${MAX_THREADS})
 ${runtimeUsage(25)}
   --max-pixels N         refuse larger inputs (default 67108864)
+  --max-work-pixels N    refuse inputs the network would run at more pixels than this (default ${DEFAULT_MAX_WORK_PIXELS},
+                         ≈3.5 GB), checked from the headers before the models load
   --vae-encoder-tile N   tiled VAE: encoder tile side in image pixels (default 512)
   --vae-decoder-tile N   tiled VAE: decoder tile side in latent pixels (default 64)
   --vae-memory MiB       tiled VAE: feature maps kept in memory, the rest spill to temp files (default 1024)
@@ -60,9 +74,10 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
     options: {
       ...optionFlags('upscale'),
       output: { type: 'string', short: 'o' }, model: { type: 'string' }, base: { type: 'string' }, threads: { type: 'string' },
-      'max-pixels': { type: 'string' }, 'vae-encoder-tile': { type: 'string' }, 'vae-decoder-tile': { type: 'string' }, 'vae-memory': { type: 'string' }, format: { type: 'string', short: 'f' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' },
+      'max-pixels': { type: 'string' }, 'max-work-pixels': { type: 'string' }, 'vae-encoder-tile': { type: 'string' }, 'vae-decoder-tile': { type: 'string' }, 'vae-memory': { type: 'string' }, format: { type: 'string', short: 'f' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' },
       'control-type': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       'high-level-info': { type: 'string' }, classifier: { type: 'string' },
+      server: { type: 'string' }, token: { type: 'string' },
       personalized: { type: 'string' }, 'blending-alpha': { type: 'string' }, multiplier: { type: 'string' }, 'lora-alpha-compat': { type: 'string' },
       ...RUNTIME_ARGS,
     },
@@ -76,20 +91,25 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
   const controlType = choice(v['control-type'], 'control-type', ['realisr', 'grayscale'] as const);
   const given = optionsFromFlags(v, 'upscale');
   if (given.colorize && controlType === 'realisr') throw new UsageError('--colorize contradicts --control-type realisr');
-  const opts = withDoorDefaults(controlType === 'grayscale' ? { ...given, colorize: true } : given);
+  // The door's default scale is the model family's (withDoorDefaults once the model is loaded); --server leaves it to the server's model.
+  const opts: UpscaleOptions = controlType === 'grayscale' ? { ...given, colorize: true } : given;
   const classifierDir = classifierDirOf(v);
   const format = choice(v.format, 'format', ['png', 'jpeg', 'webp'] as const) ?? 'png';
   const maxPixels = num(v['max-pixels'], 'max-pixels', { int: true, min: 1 });
-  const threads = num(v.threads, 'threads', { int: true, min: 1 });
+  const maxWorkPixels = num(v['max-work-pixels'], 'max-work-pixels', { int: true, min: 1 }) ?? DEFAULT_MAX_WORK_PIXELS;
+  const threads = num(v.threads, 'threads', THREADS_RANGE);
   const runtime = runtimeChoiceOf(v, threads);
   const files = inputFiles(positionals);
+  if (v.server !== undefined) return remote(v, files, opts);
   // Neither --model nor --base: the shipped mini model (models/pasd-mini) with the options it was trained for.
   const mini = !v.model && !v.base;
   if (!mini && (!v.model || !v.base)) throw new UsageError('--model <PASD checkpoint folder> and --base <SD1.5 folder> go together (leave both out for the bundled mini model)');
-
-  // A GPU provider that cannot start fails here, once, before models load and images are read.
+  const baseOptions = mini ? defaultModelOptions() : {};
+  await checkWorkSizes(files, withDoorDefaults({ ...baseOptions, ...opts }), maxWorkPixels);
+  // A GPU provider that cannot start fails here, once, before the output folder is made, models load and images are read.
   const probe = await probeGpuOrExit(runtime, 'pasd upscale');
   if (probe !== null) return probe;
+  const outputs = outputPaths(files, v.output, `.${format === 'jpeg' ? 'jpg' : format}`);
   let pipe: PasdPipeline;
   let promptProvider: PromptProvider | undefined;
   try {
@@ -103,14 +123,22 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  const runOptions: UpscaleOptions = { ...(mini ? defaultModelOptions() : {}), ...opts, ...(promptProvider ? { promptProvider } : {}) };
-  await checkRunOptions(pipe, runOptions, [promptProvider]);
-  mkdirSync(v.output, { recursive: true });
+  const runOptions: UpscaleOptions = {
+    ...baseOptions, ...withDoorDefaults(opts, pipe.family.defaults.upscale ?? DOOR_SCALE), ...(promptProvider ? { promptProvider } : {}),
+  };
+  try {
+    await checkRunOptions(pipe, runOptions, [promptProvider]);
+  } catch (e) {
+    // A scheduler config that cannot sample is the model folder's fault (exit 3), not a usage error.
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(`pasd upscale: cannot load the models: ${e.message}\n`);
+    return 3;
+  }
   const results: { input: string; output?: string; error?: string; seconds: number; size?: [number, number] }[] = [];
   try {
-    for (const file of files) {
+    for (const [i, file] of files.entries()) {
       const t0 = Date.now();
-      const out = join(v.output, `${basename(file, extname(file))}.${format === 'jpeg' ? 'jpg' : format}`);
+      const out = outputs[i];
       try {
         const { rgb, alpha } = await readImage(file, { maxPixels });
         const bar = new ProgressBar(basename(file), process.stderr, v.quiet || v.json);
@@ -131,6 +159,19 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
   }
   if (v.json) process.stdout.write(JSON.stringify({ results }, null, 2) + '\n');
   return results.some((r) => r.error) ? 1 : 0;
+}
+
+/**
+ * Refuses, from the image headers and before the models load, inputs the network would run at
+ * more than `maxWorkPixels` (unreadable files are left to fail in turn with their own message).
+ */
+async function checkWorkSizes(files: readonly string[], o: UpscaleOptions, maxWorkPixels: number): Promise<void> {
+  const size = { upscale: o.upscale ?? DOOR_SCALE, processSize: o.processSize ?? DEFAULTS.processSize, colorization: o.colorize };
+  for (const file of files) {
+    const header = await readImageSize(file);
+    const problem = header && workSizeProblem(header.width, header.height, size, maxWorkPixels);
+    if (problem) throw new UsageError(`${file}: ${problem}; lower --process-size or --scale, or raise --max-work-pixels`);
+  }
 }
 
 /** --high-level-info / --classifier (test_pasd.py `--high_level_info`): the classifier folder, or none. */
@@ -169,4 +210,17 @@ function vaeOptionsOf(v: Record<string, string | boolean | undefined>): TiledVae
   };
   for (const k of Object.keys(o) as (keyof TiledVaeOptions)[]) if (o[k] === undefined) delete o[k];
   return o;
+}
+
+/** `--server`: the options that choose or run models here have no meaning; the rest go to the server. */
+async function remote(v: Record<string, string | boolean | undefined>, files: string[], opts: UpscaleOptions): Promise<number> {
+  const local = ['model', 'base', 'personalized', 'blending-alpha', 'multiplier', 'lora-alpha-compat', 'classifier', 'high-level-info', 'threads',
+    'provider', 'precision', 'max-pixels', 'vae-encoder-tile', 'vae-decoder-tile', 'vae-memory'].filter((k) => v[k] !== undefined);
+  if (local.length) throw new UsageError(`--${local[0]} does not go with --server: the server's models and settings run the job`);
+  if (v.format !== undefined && v.format !== 'png') throw new UsageError('--format: the server returns PNG (--server)');
+  mkdirSync(v.output as string, { recursive: true });
+  const say = v.quiet || v.json ? () => {} : (line: string) => process.stderr.write(`${line}\n`);
+  const results = await upscaleRemote(v.server as string, (v.token as string | undefined) ?? (process.env.PASD_TOKEN || undefined), files, v.output as string, opts, say);
+  if (v.json) process.stdout.write(JSON.stringify({ results }, null, 2) + '\n');
+  return results.some((r) => r.error) ? 1 : 0;
 }

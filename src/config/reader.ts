@@ -5,6 +5,16 @@
  */
 import { ConfigError } from '../core/errors.ts';
 
+/**
+ * Bounds every integer and list is read within, before anything is built: a value such as
+ * `layers_per_block: 1e8` would otherwise build modules until the heap gives out. Counts of
+ * repeated layers take a tighter `max` at their call (LAYER_COUNT_MAX).
+ */
+export const CONFIG_INT_MAX = 2 ** 20;
+export const CONFIG_LIST_MAX = 64;
+/** Layers per block, transformer layers, CLIP layers: SD1.5 uses 2, 1, 12; SDXL 10 transformer layers. */
+export const LAYER_COUNT_MAX = 64;
+
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export type Warn = (message: string) => void;
 
@@ -31,10 +41,19 @@ export class ConfigReader {
     return v;
   }
 
-  int(key: string, def: number): number {
+  int(key: string, def: number, max = CONFIG_INT_MAX): number {
     const v = this.number(key, def);
     if (!Number.isInteger(v)) throw new ConfigError(`${this.what}: "${key}" must be an integer, got ${v}`);
+    this.bound(key, v, max);
     return v;
+  }
+
+  private bound(key: string, v: number, max: number): void {
+    if (Math.abs(v) > max) throw new ConfigError(`${this.what}: "${key}" = ${v} is out of range (at most ${max}); the config is corrupt or not one this implementation can build`);
+  }
+
+  private boundList(key: string, v: readonly unknown[]): void {
+    if (v.length > CONFIG_LIST_MAX) throw new ConfigError(`${this.what}: "${key}" has ${v.length} entries, more than ${CONFIG_LIST_MAX}; the config is corrupt`);
   }
 
   bool(key: string, def: boolean): boolean {
@@ -62,6 +81,8 @@ export class ConfigReader {
     const v = this.get(key);
     if (v === undefined || v === null) return [...def];
     if (!Array.isArray(v) || !v.every((x) => Number.isInteger(x))) throw new ConfigError(`${this.what}: "${key}" must be a list of integers, got ${JSON.stringify(v)}`);
+    this.boundList(key, v);
+    for (const x of v as number[]) this.bound(key, x, CONFIG_INT_MAX);
     return v as number[];
   }
 
@@ -69,15 +90,22 @@ export class ConfigReader {
     const v = this.get(key);
     if (v === undefined || v === null) return [...def];
     if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new ConfigError(`${this.what}: "${key}" must be a list of strings, got ${JSON.stringify(v)}`);
+    this.boundList(key, v);
     return v as string[];
   }
 
   /** Scalar-or-list config values (diffusers allows both) as one value per block. */
-  perBlock(key: string, def: number | null, blocks: number): number[] | null {
+  perBlock(key: string, def: number | null, blocks: number, max = CONFIG_INT_MAX): number[] | null {
     const v = this.get(key);
     if (v === undefined || v === null) return def === null ? null : new Array<number>(blocks).fill(def);
-    if (typeof v === 'number' && Number.isInteger(v)) return new Array<number>(blocks).fill(v);
-    if (Array.isArray(v) && v.length === blocks && v.every((x) => Number.isInteger(x))) return v as number[];
+    if (typeof v === 'number' && Number.isInteger(v)) {
+      this.bound(key, v, max);
+      return new Array<number>(blocks).fill(v);
+    }
+    if (Array.isArray(v) && v.length === blocks && v.every((x) => Number.isInteger(x))) {
+      for (const x of v as number[]) this.bound(key, x, max);
+      return v as number[];
+    }
     throw new ConfigError(`${this.what}: "${key}" must be an integer or a list of ${blocks} integers, got ${JSON.stringify(v)}`);
   }
 

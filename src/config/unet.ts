@@ -1,13 +1,23 @@
 /**
- * UNet2DConditionModel / ControlNetModel config (diffusers 0.29.2 defaults), as used by SD 1.5
- * and PASD. Values the SD1.5 family never uses (class embeddings, addition embeddings, …)
+ * UNet2DConditionModel / ControlNetModel config (diffusers 0.29.2 defaults), as used by SD 1.5,
+ * SDXL and PASD. Values neither family uses (class embeddings, other addition embeddings, …)
  * are accepted only at their defaults; anything else throws naming the key.
  */
 import { ConfigError } from '../core/errors.ts';
-import { ConfigReader, type Warn } from './reader.ts';
+import { ConfigReader, LAYER_COUNT_MAX, type Warn } from './reader.ts';
 
 export type DownBlockType = 'CrossAttnDownBlock2D' | 'DownBlock2D';
 export type UpBlockType = 'CrossAttnUpBlock2D' | 'UpBlock2D';
+
+/**
+ * SDXL's `addition_embed_type: "text_time"`: the pooled text embedding and the sinusoidal
+ * embedding of the 6 time ids (`addition_time_embed_dim` each) go through `add_embedding`
+ * (input `projection_class_embeddings_input_dim`) and are added to the time embedding.
+ */
+export interface TextTimeAddition {
+  readonly timeEmbedDim: number;
+  readonly projectionInputDim: number;
+}
 
 export interface UNetConfig {
   readonly inChannels: number;
@@ -29,6 +39,8 @@ export interface UNetConfig {
   readonly midBlockScaleFactor: number;
   readonly convInKernel: number;
   readonly convOutKernel: number;
+  /** `addition_embed_type: "text_time"` (SDXL); null without an addition embedding. */
+  readonly addition: TextTimeAddition | null;
 }
 
 export interface ControlNetConfig extends Omit<UNetConfig, 'outChannels' | 'upBlockTypes' | 'convOutKernel'> {
@@ -54,23 +66,23 @@ function common(r: ConfigReader) {
   if (numHeads !== null) throw new ConfigError(`${r.what}: "num_attention_heads" is not supported by diffusers' UNet2DConditionModel either; use attention_head_dim`);
   r.unsupportedUnless('class_embed_type', isNull);
   r.unsupportedUnless('num_class_embeds', isNull);
-  r.unsupportedUnless('addition_embed_type', isNull);
+  r.unsupportedUnless('addition_embed_type', (v) => v === null || v === 'text_time', 'only SDXL\'s "text_time" is supported');
   r.unsupportedUnless('encoder_hid_dim', isNull);
   r.unsupportedUnless('encoder_hid_dim_type', isNull);
-  r.unsupportedUnless('projection_class_embeddings_input_dim', isNull);
   r.unsupportedUnless('only_cross_attention', (v) => v === false);
   r.unsupportedUnless('upcast_attention', (v) => v === false || v === null, 'attention is computed in float32 already');
   r.unsupportedUnless('resnet_time_scale_shift', (v) => v === 'default');
   r.unsupportedUnless('act_fn', (v) => v === 'silu');
   r.unsupportedUnless('global_pool_conditions', (v) => v === false, 'guess-mode ControlNets are not supported');
   r.unsupportedUnless('controlnet_conditioning_channel_order', (v) => v === 'rgb', 'only RGB conditioning is supported');
-  r.ignore('addition_embed_type_num_heads', 'addition_time_embed_dim', 'sample_size', 'class_embeddings_concat', 'attention_type');
+  r.ignore('addition_embed_type_num_heads', 'sample_size', 'class_embeddings_concat', 'attention_type');
   return {
+    addition: textTime(r),
     inChannels: r.int('in_channels', 4),
     blockOutChannels,
     downBlockTypes: downBlockTypes as DownBlockType[],
-    layersPerBlock: r.perBlock('layers_per_block', 2, n)!,
-    transformerLayersPerBlock: r.perBlock('transformer_layers_per_block', 1, n)!,
+    layersPerBlock: r.perBlock('layers_per_block', 2, n, LAYER_COUNT_MAX)!,
+    transformerLayersPerBlock: r.perBlock('transformer_layers_per_block', 1, n, LAYER_COUNT_MAX)!,
     heads: headDim,
     crossAttentionDim: r.int('cross_attention_dim', 1280),
     normNumGroups: r.int('norm_num_groups', 32),
@@ -82,6 +94,20 @@ function common(r: ConfigReader) {
     midBlockScaleFactor: r.number('mid_block_scale_factor', 1),
     convInKernel: r.int('conv_in_kernel', 3),
   };
+}
+
+function textTime(r: ConfigReader): TextTimeAddition | null {
+  if (r.raw.addition_embed_type !== 'text_time') {
+    r.unsupportedUnless('projection_class_embeddings_input_dim', isNull);
+    r.ignore('addition_time_embed_dim');
+    return null;
+  }
+  const a = { timeEmbedDim: r.int('addition_time_embed_dim', 0), projectionInputDim: r.int('projection_class_embeddings_input_dim', 0) };
+  if (a.timeEmbedDim < 1 || a.projectionInputDim < 1)
+    throw new ConfigError(`${r.what}: addition_embed_type "text_time" needs positive "addition_time_embed_dim" and "projection_class_embeddings_input_dim", got ${a.timeEmbedDim} and ${a.projectionInputDim}`);
+  if (a.projectionInputDim <= 6 * a.timeEmbedDim)
+    throw new ConfigError(`${r.what}: "projection_class_embeddings_input_dim" ${a.projectionInputDim} must exceed 6 time ids × "addition_time_embed_dim" ${a.timeEmbedDim} (the rest is the pooled text embedding)`);
+  return a;
 }
 
 export function parseUNetConfig(raw: Readonly<Record<string, unknown>>, what = 'unet config.json', warn?: Warn): UNetConfig {

@@ -4,7 +4,7 @@
  * SiLU; any other block type or activation throws naming the key.
  */
 import { ConfigError } from '../core/errors.ts';
-import { ConfigReader, type Warn } from './reader.ts';
+import { ConfigReader, LAYER_COUNT_MAX, type Warn } from './reader.ts';
 
 export interface AutoencoderKLConfig {
   readonly inChannels: number;
@@ -47,7 +47,7 @@ export function parseVaeConfig(raw: Readonly<Record<string, unknown>>, what = 'v
     inChannels: r.int('in_channels', 3),
     outChannels: r.int('out_channels', 3),
     blockOutChannels,
-    layersPerBlock: r.int('layers_per_block', 1),
+    layersPerBlock: r.int('layers_per_block', 1, LAYER_COUNT_MAX),
     latentChannels: r.int('latent_channels', 4),
     normNumGroups,
     scalingFactor: r.number('scaling_factor', 0.18215),

@@ -37,5 +37,8 @@ export class ProviderError extends RuntimeBackendError {
   }
 }
 
+/** A computation that produced NaN or infinite values (broken weights, an overflow). */
+export class NumericError extends PasdError {}
+
 /** Invalid user input (images, CLI arguments, request options). */
 export class InputError extends PasdError {}

@@ -2,7 +2,8 @@
  * File-level door of the degradation pipeline (what `pasd degrade` calls): decode an HR image,
  * degrade it, write the LQ image and, optionally, the record of random choices as JSON.
  */
-import { writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../core/atomic.ts';
+import { InputError } from '../core/errors.ts';
 import type { RandomSource } from '../core/random.ts';
 import { readImage, writeImage } from '../image/codec-node.ts';
 import { fromTensor, toTensor } from '../image/image.ts';
@@ -26,6 +27,6 @@ export async function degradeFile(inputPath: string, outputPath: string, rng: Ra
   const { lq, record } = await degradeImage(hr, rng, { ...options, name: inputPath });
   // The LQ holds exact multiples of 1/255, so rounding recovers the 8-bit levels.
   await writeImage(outputPath, fromTensor({ shape: [1, 3, lq.h, lq.w], data: lq.data }, 'round'));
-  if (options.paramsPath !== undefined) await writeFile(options.paramsPath, `${JSON.stringify(record, null, 2)}\n`);
+  if (options.paramsPath !== undefined) writeFileAtomic(options.paramsPath, [Buffer.from(`${JSON.stringify(record, null, 2)}\n`)], InputError);
   return record;
 }

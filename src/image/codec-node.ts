@@ -17,9 +17,10 @@
  * The pixel cap is checked from the header (sharp `metadata()`, which does not decode) before
  * any pixel buffer is allocated.
  */
-import { readFile, rename, writeFile, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import sharp from 'sharp';
+import { writeFileAtomic } from '../core/atomic.ts';
 import { InputError, ShapeError } from '../core/errors.ts';
 import { makeImage, type Image, type RgbImage } from './image.ts';
 
@@ -144,6 +145,20 @@ export async function readImage(path: string, opts: DecodeOptions = {}): Promise
   return decodeImage(bytes, { ...opts, name: opts.name ?? path });
 }
 
+/**
+ * An image file's size from its header (no pixels decoded; the first frame's height for
+ * animations), or null when it cannot be read as an image (readImage then says why).
+ */
+export async function readImageSize(path: string): Promise<{ width: number; height: number } | null> {
+  try {
+    const meta = await sharp(path, { limitInputPixels: false }).metadata();
+    const height = meta.pageHeight ?? meta.height;
+    return meta.width > 0 && height > 0 ? { width: meta.width, height } : null;
+  } catch {
+    return null;
+  }
+}
+
 export type EncodeFormat = 'png' | 'jpeg' | 'webp';
 
 export interface EncodeOptions {
@@ -207,17 +222,11 @@ export function formatFromPath(path: string): EncodeFormat {
 }
 
 /**
- * Encodes and writes `img` to `path` (format from the extension unless given). Writes a
- * temporary file and renames it, so an interrupted run never leaves a half-written image.
+ * Encodes and writes `img` to `path` (format from the extension unless given), atomically
+ * (core/atomic.ts: random exclusive temp file + rename), so an interrupted run never leaves a
+ * half-written image and a planted symlink cannot redirect the write.
  */
 export async function writeImage(path: string, img: Image, opts: Partial<EncodeOptions> = {}): Promise<void> {
   const bytes = await encodeImage(img, { ...opts, format: opts.format ?? formatFromPath(path) });
-  const tmp = `${path}.${process.pid}.tmp`;
-  try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw new InputError(`${path}: cannot write image (${(e as Error).message})`, { cause: e });
-  }
+  writeFileAtomic(path, [bytes], InputError);
 }

@@ -46,3 +46,21 @@ export class TimestepEmbedding extends Module {
     return this.linear_2.forward(this.linear_1.forward(x).silu());
   }
 }
+
+/** diffusers' `added_cond_kwargs` for `addition_embed_type: "text_time"` (SDXL). */
+export interface TextTimeConditions {
+  /** Pooled text embedding [B, P]. */
+  readonly textEmbeds: Tensor;
+  /** [B, 6]: original size (h, w), crop top-left (y, x), target size (h, w). */
+  readonly timeIds: Tensor;
+}
+
+/**
+ * diffusers `get_aug_embed` for "text_time": `add_time_proj(time_ids.flatten())` reshaped to
+ * [B, 6·d], concatenated after text_embeds, through `add_embedding` → [B, time_embed_dim].
+ */
+export function textTimeEmbedding(proj: Timesteps, embedding: TimestepEmbedding, c: TextTimeConditions): Tensor {
+  const [b] = c.textEmbeds.shape;
+  const time = proj.forward(c.timeIds.reshape([-1])).reshape([b, -1]); // [B·6, d] → [B, 6·d]
+  return embedding.forward(concat([c.textEmbeds, time], -1));
+}

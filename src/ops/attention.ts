@@ -2,7 +2,9 @@
  * Fused multi-head attention: softmax(q·kᵀ·scale)·v per head over [B, N, h·d] / [B, M, h·d]
  * tensors. Lowered to onnxruntime's com.microsoft MultiHeadAttention, which on CPU never
  * materialises the N×M score matrix (measured at B=2, N=M=4096, 8 heads: ~0.2 GiB peak vs
- * ~2.3 GiB for MatMul/Softmax, and faster); the vjp and the reference are the decomposition.
+ * ~2.3 GiB for MatMul/Softmax, and faster), or, where the target asks for it (WebGPU adapters
+ * that compute that op wrong, src/engine/lowering.ts), to MatMul/Softmax/MatMul chunked over
+ * queries; the vjp and the reference are the decomposition.
  */
 import { ShapeError } from '../core/errors.ts';
 import { type TensorType, fmtType } from '../ir/graph.ts';

@@ -2,8 +2,9 @@
  * One denoising evaluation: PASD ControlNet + UNet traced as ONE graph (no host round trip
  * for the 13 residuals), inputs latent [B,4,h,w], timestep int64 [1], prompt embeddings
  * [B,77,D], control image [B,3,8h,8w] (the ControlNet's conditioning channels), conditioning
- * scale [1] → noise prediction. Large
- * latents are evaluated tile by tile (pipeline_pasd.py) and stitched with Gaussian weights.
+ * scale [1] (plus the model family's inputs, e.g. SDXL's text_embeds / time_ids, and its timestep
+ * dtype) → noise prediction. Large latents are evaluated tile by tile (pipeline_pasd.py) and
+ * stitched with Gaussian weights.
  */
 import type { HostTensor } from '../runtime/session.ts';
 import { Graph } from '../ir/graph.ts';
@@ -12,6 +13,9 @@ import type { Tensor } from '../ops/tensor.ts';
 import { type ControlNetModel, controlNetInputs } from '../models/controlnets/controlnet.ts';
 import { ShapeError } from '../core/errors.ts';
 import type { ControlResiduals } from '../models/unets/unet-base.ts';
+import type { UNetConfig } from '../config/unet.ts';
+import type { TextTimeConditions } from '../nn/embeddings.ts';
+import type { DenoiserConditioning } from './families/types.ts';
 import { gaussianTileWeightsF64 } from '../image/tile-weights.ts';
 import type { CompiledGraph } from '../engine/compile.ts';
 import { GraphCache } from './graph-cache.ts';
@@ -19,7 +23,8 @@ import { type Tile, TileAccumulator, cropTile, latentTiles } from './tiles.ts';
 
 /** What the pipeline needs of a UNet (PASD and PASD-light alike). */
 export interface DenoisingUNet extends Module {
-  forward(sample: Tensor, timestep: Tensor, context: Tensor, control: ControlResiduals | null): Tensor;
+  readonly config: UNetConfig;
+  forward(sample: Tensor, timestep: Tensor, context: Tensor, control: ControlResiduals | null, added?: TextTimeConditions | null): Tensor;
 }
 
 export interface DenoiseInputs {
@@ -37,6 +42,8 @@ export interface DenoiseInputs {
    * image is the same every step); keyed by the tile's place and size. Absent: cropped anew.
    */
   controlCrops?: Map<string, Float32Array>;
+  /** The model family's extra feeds (DenoiserConditioning), the same for every tile. */
+  added?: Readonly<Record<string, HostTensor>>;
 }
 
 export interface TileOptions {
@@ -51,7 +58,8 @@ export class Denoiser {
   private readonly cache: GraphCache;
   /** Control image pixels per latent pixel: 2^(stride-2 stages of the degradation removal module). */
   readonly factor: number;
-  constructor(readonly unet: DenoisingUNet, readonly controlnet: ControlNetModel, options: ConstructorParameters<typeof GraphCache>[0]) {
+  constructor(readonly unet: DenoisingUNet, readonly controlnet: ControlNetModel, options: ConstructorParameters<typeof GraphCache>[0],
+    readonly conditioning: DenoiserConditioning | null = null) {
     this.cache = new GraphCache(options);
     this.factor = 2 ** (controlnet.config.conditioningEmbeddingOutChannels.length - 1);
   }
@@ -62,9 +70,14 @@ export class Denoiser {
     if (c !== cfg.inChannels || dim !== cfg.crossAttentionDim)
       throw new ShapeError(`denoiser: latents with ${c} channels and prompt embeddings of width ${dim}, but the ControlNet takes ${cfg.inChannels} and ${cfg.crossAttentionDim}`);
     const g = new Graph(`pasd_denoise_${b}x${c}x${h}x${w}`);
-    const x = controlNetInputs(g, this.controlnet, { batch: b, height: h, width: w, contextLength: seq, condFactor: this.factor });
-    const control = this.controlnet.forward(x.sample, x.timestep, x.encoder_hidden_states, x.controlnet_cond, x.conditioning_scale);
-    g.setOutputs({ noise_pred: this.unet.forward(x.sample, x.timestep, x.encoder_hidden_states, { down: control.down, mid: control.mid }).value });
+    const cond = this.conditioning;
+    const x = controlNetInputs(
+      g, this.controlnet,
+      { batch: b, height: h, width: w, contextLength: seq, condFactor: this.factor, timestepDtype: cond?.timestepDtype ?? 'int64' },
+      (g, batch) => cond?.inputs(g, batch) ?? null,
+    );
+    const control = this.controlnet.forward(x.sample, x.timestep, x.encoder_hidden_states, x.controlnet_cond, x.conditioning_scale, x.added);
+    g.setOutputs({ noise_pred: this.unet.forward(x.sample, x.timestep, x.encoder_hidden_states, { down: control.down, mid: control.mid }, x.added).value });
     return g;
   }
 
@@ -85,10 +98,13 @@ export class Denoiser {
     const s = await this.session(b, c, h, w, seq, dim);
     const out = await s.run({
       sample: { dtype: 'float32', shape: x.shape, data: x.latents },
-      timestep: { dtype: 'int64', shape: [1], data: BigInt64Array.of(BigInt(x.timestep)) },
+      timestep: this.conditioning?.timestepDtype === 'float32'
+        ? { dtype: 'float32', shape: [1], data: Float32Array.of(x.timestep) }
+        : { dtype: 'int64', shape: [1], data: BigInt64Array.of(BigInt(x.timestep)) },
       encoder_hidden_states: x.embeds,
       controlnet_cond: { dtype: 'float32', shape: this.condShape(b, h, w), data: x.image },
       conditioning_scale: { dtype: 'float32', shape: [1], data: Float32Array.of(x.conditioningScale) },
+      ...x.added,
     });
     return out.noise_pred.data as Float32Array;
   }

@@ -141,18 +141,18 @@ function readSchedulerConfig(dir: string | undefined, fallback: Readonly<Record<
   }
 }
 
-/** Whether UNet weights are PASD-light's: its pixel-aware transformer blocks carry `attn2_plus`. */
-export function isLightUNet(keys: Iterable<string>): boolean {
-  for (const k of keys) if (k.includes('.attn2_plus.')) return true;
-  return false;
-}
-
-/** The scheduler configs of the component folders (the SD1.5 / colorization defaults where they have none). */
+/** The scheduler configs a model samples with (Real-ISR and colorization), read without loading any weights. */
 export function schedulerConfigs(p: ComponentPaths): Pick<PasdComponents, 'schedulerConfig' | 'colorizationSchedulerConfig'> {
   return {
     schedulerConfig: readSchedulerConfig(p.scheduler, SD15_SCHEDULER_CONFIG),
     colorizationSchedulerConfig: readSchedulerConfig(p.colorizationScheduler, COLORIZATION_SCHEDULER_CONFIG),
   };
+}
+
+/** Whether UNet weights are PASD-light's: its pixel-aware transformer blocks carry `attn2_plus`. */
+export function isLightUNet(keys: Iterable<string>): boolean {
+  for (const k of keys) if (k.includes('.attn2_plus.')) return true;
+  return false;
 }
 
 export function loadComponents(p: ComponentPaths, options: LoadOptions = {}): PasdComponents {

@@ -83,7 +83,11 @@ interface Common<V> {
 /** `auto`: the string 'auto' is a value too (the pipeline picks the number). */
 export type NumberSpec = Common<number | 'auto'> & { kind: 'number'; int?: boolean; min: number; max: number; auto?: boolean };
 export type StringSpec = Common<string> & { kind: 'string'; maxLength: number };
-export type BooleanSpec = Common<boolean> & { kind: 'boolean' };
+/**
+ * `named`: a second CLI flag taking a name for each value (`--init lr|noise` for `--init-noise`),
+ * offered by the doors listed; both flags given must agree.
+ */
+export type BooleanSpec = Common<boolean> & { kind: 'boolean'; named?: { flag: string; names: { readonly [name: string]: boolean }; doors: readonly Door[]; help: string } };
 export type ChoiceSpec<V extends string = string> = Common<V> & { kind: 'choice'; choices: readonly V[] };
 export type OptionSpec = NumberSpec | StringSpec | BooleanSpec | ChoiceSpec;
 type SpecOf<V> = [V] extends [number | 'auto'] ? NumberSpec : [V] extends [boolean] ? BooleanSpec : [V] extends [ColorFix | SchedulerChoice] ? ChoiceSpec<V & string> : StringSpec;
@@ -97,7 +101,7 @@ export const OPTIONS: { readonly [K in OptionKey]: SpecOf<RunSettings[K]> } = {
   upscale: {
     // The library's default, 1; the doors scale by DOOR_SCALE unless colorizing (withDoorDefaults).
     flag: 'scale', short: 's', kind: 'number', int: true, min: 1, max: 16, default: 1, doors: CLI_AND_SERVER,
-    help: 'upscale factor (default 4; colorization: 1)', page: { at: 'main', label: 'Scale', value: 2 },
+    help: 'upscale factor (default 4; PASD-SDXL 2; colorization: 1)', page: { at: 'main', label: 'Scale', value: 2 },
   },
   steps: { flag: 'steps', kind: 'number', int: true, min: 1, max: 1000, default: 20, doors: ALL, help: 'denoising steps', page: { at: 'main', label: 'Steps' } },
   guidanceScale: { flag: 'cfg', kind: 'number', min: 0, max: 50, default: 9, doors: ALL, help: 'classifier-free guidance scale', page: { at: 'main', label: 'CFG', step: 0.1 } },
@@ -128,7 +132,13 @@ export const OPTIONS: { readonly [K in OptionKey]: SpecOf<RunSettings[K]> } = {
     flag: 'scheduler', arg: 'NAME', kind: 'choice', choices: [...SCHEDULER_CHOICES.keys()], default: SCHEDULER_CHOICES.keys().next().value!, doors: ALL,
     help: 'sampler', page: { at: 'more', label: 'Scheduler' },
   },
-  initLatentWithNoise: { flag: 'init-noise', kind: 'boolean', default: false, doors: CLI_AND_SERVER, help: 'start from pure noise instead of the LR image' },
+  initLatentWithNoise: {
+    flag: 'init-noise', kind: 'boolean', default: false, doors: CLI_AND_SERVER, help: 'start from pure noise instead of the LR image (= --init noise)',
+    named: {
+      flag: 'init', names: { lr: false, noise: true }, doors: ['upscale'],
+      help: 'where the latents start: the LR image\'s latents noised (SD1.5 PASD\'s default) or pure noise (PASD-SDXL\'s default: its original never encodes the LR image)',
+    },
+  },
   latentTileSize: {
     flag: 'tile-size', kind: 'number', int: true, min: 8, max: 1024, auto: true, default: 'auto', doors: ALL,
     help: `latent tile size; auto: on the CPU, the fastest by the measured cost model (the whole latent up to ~104², tiles of 64–72 above), elsewhere the original's ${ORIGINAL_TILE_SIZE}; a number tiles as the original`,
@@ -153,9 +163,12 @@ export const DEFAULTS: Readonly<RunSettings> = Object.freeze(Object.fromEntries(
 /** What `pasd upscale` and the server scale by when not colorizing and not told (test_pasd.py's 4; the library's default is 1). */
 export const DOOR_SCALE = 4;
 
-/** The doors' defaults on top of the given options: ×4 unless colorizing or told otherwise. */
-export function withDoorDefaults<T extends Partial<RunSettings>>(o: T): T {
-  return o.upscale !== undefined || o.colorize ? o : { ...o, upscale: DOOR_SCALE };
+/**
+ * The doors' defaults on top of the given options: ×`scale` (4, or the model family's scale,
+ * e.g. SDXL's 2) unless colorizing or told otherwise.
+ */
+export function withDoorDefaults<T extends Partial<RunSettings>>(o: T, scale: number = DOOR_SCALE): T {
+  return o.upscale !== undefined || o.colorize ? o : { ...o, upscale: scale };
 }
 
 /** The server's JSON name of an option: its flag in camelCase. */
@@ -210,18 +223,22 @@ export interface SchedulerConfigs {
  * Every option of a run, checked once: each value against the table, then the rules between
  * options (colorization's refusals, tile overlap below the tile, steps × strength, pure-noise
  * start vs strength, and — given the configs — whether the scheduler takes that many steps).
- * Unset options get the defaults. Throws OptionError naming the option.
+ * Unset options get the defaults: the table's, then `defaults` over them (the model family's,
+ * e.g. SDXL's scale, steps, scheduler and tile; given options override both). Throws OptionError
+ * naming the option.
  */
-export function resolveOptions(options: Partial<RunSettings>, schedulers?: SchedulerConfigs): RunSettings {
+export function resolveOptions(options: Partial<RunSettings>, schedulers?: SchedulerConfigs, defaults: Partial<RunSettings> = {}): RunSettings {
   const given = (k: OptionKey) => options[k] !== undefined;
   for (const k of OPTION_KEYS) {
     const problem = given(k) ? valueProblem(OPTIONS[k], options[k]) : null;
     if (problem) throw new OptionError(k, problem);
   }
   const o: RunSettings = { ...DEFAULTS };
+  for (const k of OPTION_KEYS) if (defaults[k] !== undefined) (o as unknown as Record<string, unknown>)[k] = defaults[k];
   for (const k of OPTION_KEYS) if (given(k)) (o as unknown as Record<string, unknown>)[k] = options[k];
   if (o.colorize) {
     // The original's grayscale mode has no use for these: refused rather than silently dropped.
+    if (!given('upscale')) o.upscale = 1; // a family's default scale is for super-resolution
     if (o.upscale !== 1) throw new OptionError('upscale', `colorization keeps the input size (use 1 or leave it out), got ${o.upscale}`);
     if (given('colorFix') && o.colorFix !== 'none') throw new OptionError('colorFix', `colorization keeps the input luma and takes no colour fix, got '${o.colorFix}'`);
     if (given('addedPrompt')) throw new OptionError('addedPrompt', 'colorization uses the prompt alone: leave it unset');
@@ -237,7 +254,7 @@ export function resolveOptions(options: Partial<RunSettings>, schedulers?: Sched
       sched.setTimesteps(o.steps);
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
-      throw new OptionError('steps', `${o.steps} steps do not fit the ${o.scheduler} scheduler: ${e.message}`);
+      throw new OptionError('steps', `${o.steps} steps do not fit the scheduler (${o.scheduler}): ${e.message}`);
     }
   }
   return o;

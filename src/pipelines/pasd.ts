@@ -5,7 +5,7 @@
  * colour fix and the resize back to input × upscale. PASD and PASD-light run alike (the UNet
  * class follows the weights); `colorize` is test_pasd.py's grayscale mode (./colorize.ts).
  */
-import { ConfigError, InputError } from '../core/errors.ts';
+import { ConfigError, InputError, NumericError } from '../core/errors.ts';
 import { type RandomSource, Random } from '../core/random.ts';
 import { colorFix } from '../image/colorfix.ts';
 import { type Image, asRgb, fromTensor, toTensor } from '../image/image.ts';
@@ -16,12 +16,13 @@ import { SCHEDULER_CHOICES, type Scheduler, type SchedulerChoice, createSchedule
 import type { CompileOptions } from '../engine/compile.ts';
 import { colorizationPrompt, grayInput, mergeColorization } from './colorize.ts';
 import { Denoiser } from './denoiser.ts';
-import { type ComponentPaths, type LoadOptions, type PasdComponents, componentPaths, loadComponents } from './load.ts';
+import { familyOf, familyOfUNetFolder, modelPaths } from './families/index.ts';
+import type { ModelFamily, PromptConditioning, TextConditioner } from './families/types.ts';
+import type { ComponentPaths, LoadOptions, PasdComponents } from './load.ts';
 import { DEFAULTS, ORIGINAL_TILE_SIZE, type RunSettings, denoisingSteps, resolveOptions } from './options.ts';
 import { type ProcessingSizes, processingSizes } from './sizes.ts';
 import { type PromptProvider, promptSubject, validationPrompt } from '../prompts/provider.ts';
 import { type Tile, autoTileSize } from './tiles.ts';
-import { TextStage } from './stages.ts';
 import type { TiledVaeOptions } from './tiled-vae.ts';
 import { type VaeStage, vaeStage } from './vae-stage.ts';
 
@@ -55,7 +56,7 @@ export type DenoiseSettings = Pick<RunSettings, 'steps' | 'guidanceScale' | 'con
  * embeddings and the VAE posterior, computed by the first run and reused by the next.
  */
 export interface RunCache {
-  embeds?: HostTensor;
+  text?: PromptConditioning;
   posterior?: { mean: Float32Array; logvar: Float32Array };
 }
 
@@ -76,6 +77,13 @@ function startSchedule(sched: Scheduler, s: DenoiseSettings): readonly number[] 
   return sched.timesteps.slice(start);
 }
 
+/** Throws when the network's output holds NaN or ±Infinity (broken weights, an fp16 overflow) instead of writing a garbage image. */
+function checkFinite(out: Float32Array): void {
+  let bad = 0;
+  for (let i = 0; i < out.length; i++) if (!Number.isFinite(out[i])) bad++;
+  if (bad) throw new NumericError(`the network's output holds ${bad} NaN or infinite values of ${out.length}; the weights may hold NaN/Inf (check the checkpoint files) or half precision overflowed (try --precision fp32)`);
+}
+
 /** test_pasd.py: `get_validation_prompt` (user prompt, then the high-level description, ", " after each) + added prompt. */
 export function buildPrompt(prompt: string, added: string, description: string | null = null): string {
   return validationPrompt(prompt, description) + added;
@@ -94,7 +102,9 @@ export function networkInput(input: Image, o: { upscale: number; processSize: nu
 }
 
 export class PasdPipeline {
-  readonly text: TextStage;
+  /** The model family (./families): SD1.5 or SDXL, from the UNet's config. */
+  readonly family: ModelFamily;
+  readonly text: TextConditioner;
   readonly vae: VaeStage;
   readonly denoiser: Denoiser;
   /** Where the denoiser runs: `latentTileSize: 'auto'` follows a cost model measured on the CPU. */
@@ -109,9 +119,10 @@ export class PasdPipeline {
    */
   constructor(readonly components: PasdComponents, options: CompileOptions = {}, vae: TiledVaeOptions = {}) {
     const fp32 = { ...options, precision: 'fp32' as const };
-    this.text = new TextStage(components.textEncoder, components.tokenizer, fp32);
+    this.family = familyOf(components.unet.config);
+    this.text = this.family.textConditioner(components, fp32);
     this.vae = vaeStage(components.vae, { ...fp32, ...vae });
-    this.denoiser = new Denoiser(components.unet, components.controlnet, options);
+    this.denoiser = new Denoiser(components.unet, components.controlnet, options, this.family.denoiserConditioning(components));
     this.provider = options.provider ?? 'cpu';
     const f = components.vae.factor;
     if (f !== this.denoiser.factor)
@@ -123,14 +134,14 @@ export class PasdPipeline {
     return this.denoiser.factor;
   }
 
-  /** From a PASD or PASD-light checkpoint folder (unet/, controlnet/, optional scheduler/) and an SD1.5 base folder. */
+  /** From a PASD, PASD-light or PASD-SDXL checkpoint folder (unet/, controlnet/, optional scheduler/) and its base folder (SD1.5 / SDXL). */
   static fromPretrained(model: string, base: string, options: CompileOptions & LoadOptions & { vae?: TiledVaeOptions } = {}): PasdPipeline {
-    return PasdPipeline.fromFolders(componentPaths(model, base), options);
+    return PasdPipeline.fromFolders(modelPaths(model, base), options);
   }
 
   static fromFolders(paths: ComponentPaths, options: CompileOptions & LoadOptions & { vae?: TiledVaeOptions } = {}): PasdPipeline {
     const { light, warn, personalize, vae, ...compile } = options;
-    return new PasdPipeline(loadComponents(paths, { light, warn, personalize }), compile, vae);
+    return new PasdPipeline(familyOfUNetFolder(paths.unet).load(paths, { light, warn, personalize }), compile, vae);
   }
 
   /** A fresh scheduler of the chosen class, from the Real-ISR or the colorization config. */
@@ -141,12 +152,12 @@ export class PasdPipeline {
 
   /** Every option checked and defaulted once (./options.ts), including whether the scheduler takes the steps: nothing fails later per image. */
   resolveOptions(options: Partial<RunSettings>): RunSettings {
-    return resolveOptions(options, this.components);
+    return resolveOptions(options, this.components, this.family.defaults);
   }
 
-  /** Prompt embeddings for CFG: [negative, positive] (pipeline order), or [positive]. */
-  async encodePrompt(prompt: string, negative: string, cfg: boolean): Promise<{ ids: BigInt64Array; embeds: HostTensor }> {
-    return this.text.encode(cfg ? [negative, prompt] : [prompt]);
+  /** Prompt embeddings (and the family's text feeds) for CFG: [negative, positive] (pipeline order), or [positive]. */
+  async encodePrompt(prompt: string, negative: string, cfg: boolean): Promise<PromptConditioning> {
+    return this.text.condition(prompt, negative, cfg);
   }
 
   /**
@@ -163,12 +174,14 @@ export class PasdPipeline {
     const img2img = (s.strength ?? 1) < 1;
     if (s.initLatentWithNoise) {
       latents = rnd.randn(n);
-      rnd.randn(4); // the original's offset noise, drawn then scaled by 0
+      if (this.family.offsetNoiseDraw) rnd.randn(4); // the original's offset noise, drawn then scaled by 0
     } else {
       const post = cache.posterior ??= await this.vae.encode(image, shape);
       const sample = samplePosterior(post.mean, post.logvar, rnd.randn(post.mean.length));
       const init = sample.map((v) => Math.fround(v * this.vae.scalingFactor));
       const noised = sched.addNoise(init, rnd.randn(n), t0);
+      // A family whose original never starts from the LR image (PASD-SDXL): the LR latents noised to t0 as they are.
+      if (this.family.lrStart === 'first-step') return { latents: noised, shape: lshape };
       latents = img2img ? noised : sched.addNoise(noised, rnd.randn(n), s.addedNoiseLevel);
     }
     const sigma = sched.initNoiseSigma;
@@ -181,7 +194,11 @@ export class PasdPipeline {
    */
   async predictNoise(latents: Float32Array, shape: readonly [number, number, number, number], t: number, sched: Scheduler,
     embeds: HostTensor, control: Float32Array, s: DenoiseSettings,
-    hooks: { onTile?: (i: number, n: number) => void; onTileOutput?: (tile: Tile, input: Float32Array, out: Float32Array) => void; signal?: AbortSignal; controlCrops?: Map<string, Float32Array> } = {}): Promise<Float32Array> {
+    hooks: { onTile?: (i: number, n: number) => void; onTileOutput?: (tile: Tile, input: Float32Array, out: Float32Array) => void; signal?: AbortSignal;
+      /** The run's control-image crops (Denoiser.runTiled). */
+      controlCrops?: Map<string, Float32Array>;
+      /** The family's extra denoiser feeds (PromptConditioning.added + DenoiserConditioning.imageFeeds). */
+      added?: Readonly<Record<string, HostTensor>> } = {}): Promise<Float32Array> {
     const cfg = embeds.shape[0] === 2;
     const n = latents.length;
     const input = new Float32Array(cfg ? 2 * n : n);
@@ -190,7 +207,7 @@ export class PasdPipeline {
     const scaled = sched.scaleModelInput(input, t);
     const [, c, h, w] = shape;
     const out = await this.denoiser.runTiled(
-      { latents: scaled, shape: [cfg ? 2 : 1, c, h, w], timestep: t, embeds, image: control, conditioningScale: s.conditioningScale, controlCrops: hooks.controlCrops },
+      { latents: scaled, shape: [cfg ? 2 : 1, c, h, w], timestep: t, embeds, image: control, conditioningScale: s.conditioningScale, controlCrops: hooks.controlCrops, added: hooks.added },
       { tileSize: this.tileSize(s, h, w), overlap: s.latentTileOverlap, onTile: hooks.onTile, signal: hooks.signal },
       hooks.onTileOutput,
     );
@@ -209,6 +226,11 @@ export class PasdPipeline {
     return this.provider === 'cpu' ? autoTileSize(h, w, s.latentTileOverlap) : ORIGINAL_TILE_SIZE;
   }
 
+  /** The family's extra denoiser feeds for a prompt conditioning and an H×W control image. */
+  denoiserFeeds(text: PromptConditioning, height: number, width: number): Readonly<Record<string, HostTensor>> {
+    return { ...text.added, ...this.denoiser.conditioning?.imageFeeds(height, width, text.embeds.shape[0]) };
+  }
+
   /** Runs the network on an image already at its network size (multiples of the VAE factor): the pipeline's __call__. */
   async run(image: Image, prompt: string, negative: string, s: DenoiseSettings, o: RunContext): Promise<Float32Array> {
     const { width: W, height: H } = image;
@@ -220,7 +242,9 @@ export class PasdPipeline {
     const cfg = s.guidanceScale > 1;
     report({ phase: 'encode' });
     const cache = o.cache ?? {};
-    const embeds = cache.embeds ??= (await this.encodePrompt(prompt, negative, cfg)).embeds;
+    const text = cache.text ??= await this.encodePrompt(prompt, negative, cfg);
+    const embeds = text.embeds;
+    const added = this.denoiserFeeds(text, H, W);
     const tensor = toTensor(image);
     const { latents: init, shape } = await this.prepareLatents(tensor.data, tensor.shape, sched, timesteps[0], s, o.random, cache);
     const control = new Float32Array(cfg ? 2 * tensor.data.length : tensor.data.length);
@@ -232,7 +256,7 @@ export class PasdPipeline {
     for (const [i, t] of timesteps.entries()) {
       o.signal?.throwIfAborted();
       const noise = await this.predictNoise(latents, shape, t, sched, embeds, control, s, {
-        signal: o.signal, controlCrops, onTile: (tile, tiles) => report({ phase: 'denoise', step: i + 1, tile, tiles }),
+        signal: o.signal, controlCrops, added, onTile: (tile, tiles) => report({ phase: 'denoise', step: i + 1, tile, tiles }),
       });
       latents = sched.step(noise, t, latents, { generator: o.random }).prevSample;
     }
@@ -272,6 +296,7 @@ export class PasdPipeline {
     const prompt = o.colorize ? colorizationPrompt(promptSubject(o.prompt, description)) : buildPrompt(o.prompt, o.addedPrompt, description);
     const random = options.random ?? new Random(o.seed);
     const out = await this.meanOfSamples(img, prompt, o.negativePrompt, o, { random, signal: options.signal, onProgress: options.onProgress });
+    checkFinite(out);
     const generated = fromTensor({ data: out, shape: [1, 3, img.height, img.width] }, 'round');
     let result: Image;
     if (o.colorize) result = mergeColorization(source, generated);

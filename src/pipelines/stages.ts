@@ -7,8 +7,9 @@ import type { ClipTokenizer } from '../tokenizer/clip_tokenizer.ts';
 import type { HostTensor } from '../runtime/session.ts';
 import { GraphCache } from './graph-cache.ts';
 import type { CompileOptions } from '../engine/compile.ts';
+import type { PromptConditioning, TextConditioner } from './families/types.ts';
 
-export class TextStage {
+export class TextStage implements TextConditioner {
   private readonly cache: GraphCache;
   constructor(readonly model: CLIPTextModel, readonly tokenizer: ClipTokenizer, options: CompileOptions) {
     this.cache = new GraphCache(options);
@@ -21,6 +22,11 @@ export class TextStage {
     const s = await this.cache.get(`${n}x${len}`, () => traceClipText(this.model, { batch: n, length: len }));
     const out = await s.run({ input_ids: { dtype: 'int64', shape: [n, len], data: batch.inputIds } });
     return { ids: batch.inputIds, embeds: out.last_hidden_state };
+  }
+
+  /** encode_prompt: [negative, positive] rows with CFG (pipeline order), else [positive]. */
+  condition(prompt: string, negative: string, cfg: boolean): Promise<PromptConditioning> {
+    return this.encode(cfg ? [negative, prompt] : [prompt]);
   }
 
   release(): Promise<void> {

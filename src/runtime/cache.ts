@@ -2,12 +2,13 @@
  * Compiled-graph cache: ONNX bytes stored under a key derived from (graph text, identity of
  * every weight file: path, size, mtime), so an unchanged model skips tracing and export on
  * the next run. Location: PASD_CACHE_DIR, else $XDG_CACHE_HOME/pasd, else ~/.cache/pasd.
- * Writes are atomic (temp file + rename), so a crash never leaves a half-written entry.
+ * Writes are atomic (core/atomic.ts), so a crash never leaves a half-written entry.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '../core/atomic.ts';
 
 export function cacheDir(): string {
   const env = process.env.PASD_CACHE_DIR;
@@ -37,9 +38,7 @@ export function cachedBytes(key: string, build: () => Uint8Array, dir = cacheDir
   const bytes = build();
   try {
     mkdirSync(join(dir, 'graphs'), { recursive: true });
-    const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, path);
+    writeFileAtomic(path, [bytes]);
   } catch {
     // A read-only or full cache is not an error: the graph is simply rebuilt next time.
   }

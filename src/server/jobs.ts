@@ -14,6 +14,8 @@ import { RunError, type Runner } from './runner.ts';
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'canceled';
 const FINAL: readonly JobState[] = ['done', 'failed', 'canceled'];
 export const isFinal = (s: JobState) => FINAL.includes(s);
+/** The errors of canceled jobs (a Redis worker fails a canceled job with one of these). */
+export const CANCELED = { queued: 'canceled before it started', running: 'canceled while running' } as const;
 
 export interface StoreLimits {
   /** Jobs waiting behind the running one; more gives 429. */
@@ -73,11 +75,59 @@ export function progressFraction(p: Progress): number {
   return Math.min(0.95, 0.05 + 0.9 * Math.max(0, done)); // min: 0.05 + 0.9 is 0.9500000000000001
 }
 
+/** What a view is made of, wherever the job lives (this process or Redis). */
+export type JobFacts = Omit<JobView, 'progress' | 'etaSeconds' | 'elapsedSeconds'> & { progress?: Progress; started?: number; finished?: number };
+
+export function jobView(job: JobFacts, now: number): JobView {
+  const v: JobView = { id: job.id, state: job.state, model: job.model, input: job.input };
+  if (job.state === 'queued' && job.position !== undefined) v.position = job.position;
+  if (job.progress) v.progress = { ...job.progress, fraction: progressFraction(job.progress) };
+  if (job.started !== undefined) {
+    const elapsed = ((job.finished ?? now) - job.started) / 1000;
+    v.elapsedSeconds = Math.round(elapsed * 10) / 10;
+    const f = v.progress?.fraction ?? 0;
+    // Only past the first denoising step: model loading and encoding say little about the rest.
+    if (job.state === 'running' && f > 0.05) v.etaSeconds = Math.round((elapsed / f) * (1 - f) * 10) / 10;
+  }
+  if (job.output) v.output = { width: job.output.width, height: job.output.height };
+  if (job.error) v.error = job.error;
+  return v;
+}
+
+/** Per job, the functions that follow its view (Server-Sent Events). */
+export class Subscribers {
+  private readonly byId = new Map<string, Set<(v: JobView) => void>>();
+
+  /** Returns the unsubscribe. */
+  add(id: string, fn: (v: JobView) => void): () => void {
+    let set = this.byId.get(id);
+    if (!set) this.byId.set(id, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+      if (!set.size && this.byId.get(id) === set) this.byId.delete(id);
+    };
+  }
+
+  has(id: string): boolean {
+    return this.byId.has(id);
+  }
+
+  emit(id: string, v: JobView): void {
+    for (const fn of [...(this.byId.get(id) ?? [])]) fn(v);
+  }
+
+  /** Forgets the job's listeners (it is final). */
+  drop(id: string): void {
+    this.byId.delete(id);
+  }
+}
+
 export class JobQueue {
   private readonly jobs = new Map<string, Job>();
   private readonly queue: Job[] = [];
   private running: Job | null = null;
-  private readonly listeners = new Map<string, Set<(v: JobView) => void>>();
+  private readonly listeners = new Subscribers();
   private readonly sweeper: NodeJS.Timeout;
   private closing = false;
   private idle: (() => void) | null = null;
@@ -107,30 +157,12 @@ export class JobQueue {
   }
 
   view(job: Job): JobView {
-    const v: JobView = { id: job.id, state: job.state, model: job.options.model, input: job.input };
-    if (job.state === 'queued') v.position = this.queue.indexOf(job) + (this.running ? 1 : 0);
-    if (job.progress) v.progress = { ...job.progress, fraction: progressFraction(job.progress) };
-    if (job.started !== undefined) {
-      const elapsed = ((job.finished ?? this.now()) - job.started) / 1000;
-      v.elapsedSeconds = Math.round(elapsed * 10) / 10;
-      const f = v.progress?.fraction ?? 0;
-      // Only past the first denoising step: model loading and encoding say little about the rest.
-      if (job.state === 'running' && f > 0.05) v.etaSeconds = Math.round((elapsed / f) * (1 - f) * 10) / 10;
-    }
-    if (job.result) v.output = { width: job.result.width, height: job.result.height };
-    if (job.error) v.error = job.error;
-    return v;
+    return jobView({ ...job, model: job.options.model, output: job.result, position: job.state === 'queued' ? this.queue.indexOf(job) + (this.running ? 1 : 0) : undefined }, this.now());
   }
 
   /** Calls `fn` with the job's view on every change until it is final; returns the unsubscribe. */
   subscribe(id: string, fn: (v: JobView) => void): () => void {
-    let set = this.listeners.get(id);
-    if (!set) this.listeners.set(id, (set = new Set()));
-    set.add(fn);
-    return () => {
-      set.delete(fn);
-      if (!set.size) this.listeners.delete(id);
-    };
+    return this.listeners.add(id, fn);
   }
 
   /**
@@ -140,7 +172,7 @@ export class JobQueue {
   cancel(job: Job): void {
     if (job.state === 'queued') {
       this.queue.splice(this.queue.indexOf(job), 1);
-      this.finish(job, 'canceled', { error: 'canceled before it started' });
+      this.finish(job, 'canceled', { error: CANCELED.queued });
     } else if (job.state === 'running') {
       job.cancelRequested = true;
       this.runner.cancel(job.id);
@@ -148,10 +180,7 @@ export class JobQueue {
   }
 
   private emit(job: Job): void {
-    const set = this.listeners.get(job.id);
-    if (!set) return;
-    const v = this.view(job);
-    for (const fn of [...set]) fn(v);
+    if (this.listeners.has(job.id)) this.listeners.emit(job.id, this.view(job));
   }
 
   private finish(job: Job, state: JobState, o: { error?: string; result?: Job['result'] } = {}): void {
@@ -162,7 +191,7 @@ export class JobQueue {
     if (o.result) job.result = o.result;
     this.log?.(`job ${job.id}: ${state}${job.started !== undefined ? ` after ${((job.finished - job.started) / 1000).toFixed(1)} s` : ''}${o.error ? ` (${o.error})` : ''}`);
     this.emit(job);
-    this.listeners.delete(job.id);
+    this.listeners.drop(job.id);
     this.sweep();
   }
 
@@ -187,7 +216,7 @@ export class JobQueue {
         (result) => this.finish(job, 'done', { result }),
         (e: Error) => {
           const canceled = e instanceof RunError && e.aborted && job.cancelRequested;
-          this.finish(job, canceled ? 'canceled' : 'failed', { error: canceled ? 'canceled while running' : e.message });
+          this.finish(job, canceled ? 'canceled' : 'failed', { error: canceled ? CANCELED.running : e.message });
         },
       )
       .finally(() => {

@@ -61,7 +61,14 @@ export function parseJobOptions(raw: unknown, models: ReadonlyMap<string, ModelO
     (picked as Record<string, unknown>)[k] = v;
   }
   const served = models.get(model)!;
-  const run = withDoorDefaults({ ...served.defaults, ...picked });
+  // The served model's defaults (mini's defaults.json, PASD-SDXL's family defaults such as scale 2); colorization keeps
+  // the input size and takes no added prompt, so a family's super-resolution scale and added prompt do not apply to it.
+  const defaults: Partial<UpscaleOptions> = { ...served.defaults };
+  if (picked.colorize) {
+    delete defaults.upscale;
+    delete defaults.addedPrompt;
+  }
+  const run = withDoorDefaults({ ...defaults, ...picked });
   try {
     resolveOptions(run, served.schedulers);
   } catch (e) {

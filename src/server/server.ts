@@ -9,6 +9,9 @@
  *   GET    /v1/health, /v1/models
  *   GET    /, /index.html, …      the page (web/), from memory
  *
+ * Jobs live in a JobBackend (./backend.ts): this process's queue and worker thread, or Redis
+ * (`--queue`), where any number of these servers share them with `pasd worker` processes.
+ *
  * Safety: binds loopback by default; with a token every route needs it (`Authorization:
  * Bearer`, `?token=`, or the cookie set when the page is opened with `?token=`);
  * cross-origin requests (an `Origin` other than the server) are refused so another site
@@ -19,12 +22,15 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { schedulerConfigs } from '../pipelines/load.ts';
+import { DEFAULTS } from '../pipelines/options.ts';
+import { DEFAULT_MAX_WORK_PIXELS, workSizeProblem } from '../pipelines/sizes.ts';
 import { HttpError } from './errors.ts';
-import { DEFAULT_STORE_LIMITS, type Job, JobQueue, type StoreLimits, isFinal } from './jobs.ts';
+import { type JobBackend, MemoryJobs } from './backend.ts';
+import { DEFAULT_STORE_LIMITS, JobQueue, type JobView, type StoreLimits, isFinal } from './jobs.ts';
 import { DEFAULT_OPTION_LIMITS, type ModelOptions, type OptionLimits, parseJobOptions } from './options.ts';
 import { type Runner, type WorkerModel, WorkerRunner } from './runner.ts';
 import { type StaticFile, loadStaticFiles } from './static.ts';
-import { decodeUpload, parseUpload, readBody } from './upload.ts';
+import { DEFAULT_UPLOAD_TIMING, UploadBudget, type UploadTiming, decodeUpload, parseUpload, readBody } from './upload.ts';
 
 export interface ServerConfig {
   /** Models offered; the first is the default. */
@@ -38,36 +44,45 @@ export interface ServerConfig {
   maxPixels?: number;
   /** Output pixel cap (input × scale²). */
   maxOutputPixels?: number;
+  /** Cap on the pixels the network runs at (the process size can make them far more than the output's). */
+  maxWorkPixels?: number;
+  /** Per-connection upload bounds (stall, minimum rate). */
+  uploadTiming?: UploadTiming;
   optionLimits?: OptionLimits;
   store?: Partial<StoreLimits>;
   threads?: number;
   /** Default: the worker thread; tests may pass their own. */
   runner?: Runner;
+  /** Where jobs live; default: this process (a JobQueue with `runner` and `store`). */
+  jobs?: JobBackend;
   staticFiles?: Map<string, StaticFile>;
   log?: (line: string) => void;
 }
 
-export const SERVER_DEFAULTS = { host: '127.0.0.1', port: 7860, maxUploadBytes: 32 * 1024 * 1024, maxPixels: 2048 * 2048, maxOutputPixels: 8192 * 8192 };
+export const SERVER_DEFAULTS = { host: '127.0.0.1', port: 7860, maxUploadBytes: 32 * 1024 * 1024, maxPixels: 2048 * 2048, maxOutputPixels: 8192 * 8192, maxWorkPixels: DEFAULT_MAX_WORK_PIXELS };
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SSE_HEARTBEAT_MS = 15_000;
 /**
- * Uploads read and decoded at once; the others wait (their bodies stay in the client's TCP
- * window), so memory is bounded by this × (upload cap + its decoded pixels), however many
- * clients post together.
+ * Uploads parsed and decoded at once (after their bodies have arrived; reading a body never
+ * holds a slot, so a stalled client delays nobody); the others wait, so decoded pixels are
+ * bounded by this × the pixel cap. Bodies in memory are bounded by the UploadBudget,
+ * UPLOAD_BUDGET_UPLOADS × the upload cap.
  */
 const UPLOAD_SLOTS = 2;
+const UPLOAD_BUDGET_UPLOADS = 4;
 const PAGE_CSP = "default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors 'none'";
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
 export class PasdServer {
   readonly http: Server;
-  readonly queue: JobQueue;
+  readonly queue: JobBackend;
   private readonly files: Map<string, StaticFile>;
   private readonly tokenDigest: Buffer | null;
   private readonly modelOptions: Map<string, ModelOptions>;
-  private readonly limits: Required<Pick<ServerConfig, 'host' | 'port' | 'maxUploadBytes' | 'maxPixels' | 'maxOutputPixels'>>;
+  private readonly limits: Required<Pick<ServerConfig, 'host' | 'port' | 'maxUploadBytes' | 'maxPixels' | 'maxOutputPixels' | 'maxWorkPixels' | 'uploadTiming'>>;
+  private readonly uploadBudget: UploadBudget;
   private readonly started = Date.now();
   private closing = false;
   private uploadsActive = 0;
@@ -78,12 +93,14 @@ export class PasdServer {
     this.limits = {
       host: config.host ?? SERVER_DEFAULTS.host, port: config.port ?? SERVER_DEFAULTS.port,
       maxUploadBytes: config.maxUploadBytes ?? SERVER_DEFAULTS.maxUploadBytes, maxPixels: config.maxPixels ?? SERVER_DEFAULTS.maxPixels,
-      maxOutputPixels: config.maxOutputPixels ?? SERVER_DEFAULTS.maxOutputPixels,
+      maxOutputPixels: config.maxOutputPixels ?? SERVER_DEFAULTS.maxOutputPixels, maxWorkPixels: config.maxWorkPixels ?? SERVER_DEFAULTS.maxWorkPixels,
+      uploadTiming: config.uploadTiming ?? DEFAULT_UPLOAD_TIMING,
     };
+    this.uploadBudget = new UploadBudget(UPLOAD_BUDGET_UPLOADS * this.limits.maxUploadBytes);
     this.modelOptions = new Map(config.models.map((m) => [m.name, { defaults: m.defaults, schedulers: schedulerConfigs(m.paths) }]));
     this.tokenDigest = config.token ? digest(config.token) : null;
     this.files = config.staticFiles ?? loadStaticFiles(undefined, config.optionLimits);
-    this.queue = new JobQueue(config.runner ?? new WorkerRunner(config.models, { threads: config.threads }), { ...DEFAULT_STORE_LIMITS, ...config.store }, Date.now, config.log);
+    this.queue = config.jobs ?? new MemoryJobs(new JobQueue(config.runner ?? new WorkerRunner(config.models, { threads: config.threads }), { ...DEFAULT_STORE_LIMITS, ...config.store }, Date.now, config.log));
     this.http = createServer({ requestTimeout: 120_000, headersTimeout: 20_000 }, (req, res) => {
       this.handle(req, res).catch((e: Error) => this.fail(res, e));
     });
@@ -142,7 +159,7 @@ export class PasdServer {
     };
     if (path === '/v1/health') {
       allow('GET');
-      return json(res, 200, { status: 'ok', uptimeSeconds: Math.round((Date.now() - this.started) / 1000), queue: { ...this.queue.counts(), capacity: this.queue.limits.maxQueued } });
+      return json(res, 200, { status: 'ok', uptimeSeconds: Math.round((Date.now() - this.started) / 1000), queue: { ...(await this.queue.counts()), capacity: this.queue.maxQueued } });
     }
     if (path === '/v1/models') {
       allow('GET');
@@ -153,48 +170,59 @@ export class PasdServer {
       return this.createJob(req, res, url);
     }
     if (parts[0] !== 'jobs' || parts.length > 3) throw new HttpError(404, `${path}: no such route`);
-    const job = this.jobOf(parts[1]);
+    const id = this.idOf(parts[1]);
     const sub = parts[2];
     if (sub === undefined) {
       allow('GET', 'DELETE');
       if (method === 'DELETE') {
-        this.log(`job ${job.id}: cancel requested (${job.state})`);
-        this.queue.cancel(job);
-        return json(res, 202, this.queue.view(job));
+        const v = this.found(id, await this.queue.cancel(id));
+        this.log(`job ${id}: cancel requested (${v.state})`);
+        return json(res, 202, v);
       }
-      return json(res, 200, this.queue.view(job));
+      return json(res, 200, this.found(id, await this.queue.view(id)));
     }
     allow('GET');
-    if (sub === 'events') return this.events(req, res, job);
+    if (sub === 'events') return this.events(req, res, id);
     if (sub === 'result') {
-      if (!job.result) throw new HttpError(409, `job ${job.id} is ${job.state}${job.error ? ` (${job.error})` : ''}; the result exists once it is done`, 'id');
-      res.writeHead(200, { 'content-type': 'image/png', 'content-length': job.result.png.length, 'content-disposition': `inline; filename="pasd-${job.id}.png"` });
-      res.end(job.result.png);
+      const body = await this.queue.result(id);
+      const length = 'png' in body ? body.png.length : body.length;
+      res.writeHead(200, { 'content-type': 'image/png', 'content-length': length, 'content-disposition': `inline; filename="pasd-${id}.png"` });
+      if ('png' in body) res.end(body.png);
+      else body.stream.on('error', () => res.destroy()).pipe(res);
       return;
     }
     throw new HttpError(404, `${path}: no such route`);
   }
 
   private async createJob(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const c = this.queue.counts();
+    const c = await this.queue.counts();
     // Refuse before reading a body that could not be queued anyway.
-    if (c.queued >= this.queue.limits.maxQueued) throw new HttpError(429, `the queue is full (${c.queued} jobs waiting); retry later`, undefined, { 'retry-after': '10' });
-    const { options, image } = await this.withUploadSlot(async () => {
-      const body = await readBody(req, this.limits.maxUploadBytes);
-      const upload = await parseUpload(req.headers['content-type'], body, url.searchParams);
-      const options = parseJobOptions(upload.options, this.modelOptions, this.config.optionLimits ?? DEFAULT_OPTION_LIMITS);
-      return { options, image: await decodeUpload(upload.image, this.limits.maxPixels) };
-    });
+    if (c.queued >= this.queue.maxQueued) throw new HttpError(429, `the queue is full (${c.queued} jobs waiting); retry later`, undefined, { 'retry-after': '10' });
+    const body = await readBody(req, this.limits.maxUploadBytes, this.uploadBudget, this.limits.uploadTiming);
+    let options, bytes, image;
+    try {
+      ({ options, bytes, image } = await this.withUploadSlot(async () => {
+        const upload = await parseUpload(req.headers['content-type'], body, url.searchParams);
+        const options = parseJobOptions(upload.options, this.modelOptions, this.config.optionLimits ?? DEFAULT_OPTION_LIMITS);
+        return { options, bytes: upload.image, image: await decodeUpload(upload.image, this.limits.maxPixels) };
+      }));
+    } finally {
+      this.uploadBudget.release(body.length);
+    }
     const { width: w, height: h } = image.rgb;
     const s = options.upscale.upscale;
     if (w * h * s * s > this.limits.maxOutputPixels)
       throw new HttpError(413, `scale: ${w}x${h} × ${s} would be ${w * s}x${h * s}, more than the server's cap of ${this.limits.maxOutputPixels} output pixels`, 'scale');
-    const job = this.queue.submit(image, options);
+    const processSize = options.upscale.processSize ?? DEFAULTS.processSize;
+    const work = workSizeProblem(w, h, { upscale: s, processSize, colorization: options.upscale.colorize }, this.limits.maxWorkPixels);
+    if (work) throw new HttpError(413, `processSize: ${work}; lower processSize or scale (the server's cap is pasd serve --max-work-pixels)`, 'processSize');
+    const job = await this.queue.submit({ bytes, image }, options);
     this.log(`job ${job.id}: queued (${w}x${h}, ×${s}, model ${options.model})`);
     res.setHeader('location', `/v1/jobs/${job.id}`);
-    json(res, 202, this.queue.view(job));
+    json(res, 202, job);
   }
 
+  /** Steps, strength and samples against the model's scheduler (e.g. LCM takes at most 50 steps): 400 before queueing. */
   private async withUploadSlot<T>(fn: () => Promise<T>): Promise<T> {
     if (this.uploadsActive >= UPLOAD_SLOTS) await new Promise<void>((resolve) => this.uploadsWaiting.push(resolve));
     this.uploadsActive++;
@@ -206,33 +234,48 @@ export class PasdServer {
     }
   }
 
-  private jobOf(id: string | undefined): Job {
-    const job = id && ID.test(id) ? this.queue.get(id) : undefined;
-    if (!job) throw new HttpError(404, `job ${id}: no such job (finished jobs expire)`, 'id');
-    return job;
+  private idOf(id: string | undefined): string {
+    if (!id || !ID.test(id)) throw new HttpError(404, `job ${id}: no such job (finished jobs expire)`, 'id');
+    return id;
+  }
+
+  private found(id: string, v: JobView | undefined): JobView {
+    if (!v) throw new HttpError(404, `job ${id}: no such job (finished jobs expire)`, 'id');
+    return v;
   }
 
   /** Server-Sent Events: the job's view now and at every change; the stream ends with the final state. */
-  private events(req: IncomingMessage, res: ServerResponse, job: Job): void {
+  private async events(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+    // Subscribed before the first look: changes that come while it is read are kept, then sent.
+    const early: JobView[] = [];
+    let deliver = (v: JobView) => void early.push(v);
+    const unsubscribe = this.queue.subscribe(id, (v) => deliver(v));
+    let now: JobView;
+    try {
+      now = this.found(id, await this.queue.view(id));
+    } catch (e) {
+      unsubscribe();
+      throw e;
+    }
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
     res.write('retry: 2000\n\n');
-    const send = (v: ReturnType<JobQueue['view']>) => {
-      res.write(`data: ${JSON.stringify(v)}\n\n`);
-      if (isFinal(v.state)) stop();
-    };
     const heartbeat = setInterval(() => res.write(': ping\n\n'), SSE_HEARTBEAT_MS).unref();
-    let unsubscribe = () => {};
+    let ended = false;
     const stop = () => {
+      if (ended) return;
+      ended = true;
       clearInterval(heartbeat);
       unsubscribe();
       res.end();
     };
+    deliver = (v) => {
+      if (ended) return;
+      res.write(`data: ${JSON.stringify(v)}\n\n`);
+      if (isFinal(v.state)) stop();
+    };
     // A client going away only unsubscribes; the job goes on.
     req.on('close', stop);
-    const now = this.queue.view(job);
-    if (isFinal(now.state)) return send(now);
-    unsubscribe = this.queue.subscribe(job.id, send);
-    send(now);
+    for (const v of [now, ...early]) deliver(v);
   }
 
   private serveStatic(method: string, path: string, req: IncomingMessage, res: ServerResponse): void {

@@ -1,5 +1,6 @@
 /**
  * The request body of `POST /v1/jobs`: read with a byte cap (413 before anything is parsed),
+ * bounded in time and rate per connection (408) and in memory across connections (503),
  * split into image bytes + options (multipart/form-data with an `image` file and an
  * `options` JSON field, or the raw image as the body with `?options=` JSON in the query),
  * then decoded with the pixel cap checked from the header first (413 before any pixel
@@ -15,26 +16,89 @@ import { HttpError, badField } from './errors.ts';
 const DRAIN_LIMIT = 16 * 1024 * 1024;
 const RAW_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif', 'image/tiff', 'application/octet-stream'];
 
-export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  const tooLarge = () => new HttpError(413, `image: the upload is larger than the server's cap of ${maxBytes} bytes (pasd serve --max-upload)`, 'image', { connection: 'close' });
+/**
+ * How long and how slowly one upload may take. A connection that sends nothing for `idleMs`,
+ * or less than `minBytesPerSecond` on average once `idleMs` has passed, gets a 408 and is
+ * closed, so a stalled or trickling upload costs its own connection only.
+ */
+export interface UploadTiming {
+  idleMs: number;
+  minBytesPerSecond: number;
+}
+
+export const DEFAULT_UPLOAD_TIMING: UploadTiming = { idleMs: 10_000, minBytesPerSecond: 32 * 1024 };
+
+/**
+ * Request-body bytes held in memory by all connections together. Bodies are read concurrently
+ * (no client waits behind another's upload); past `cap` a further upload gets a 503 at once,
+ * so memory stays bounded however many clients post together.
+ */
+export class UploadBudget {
+  private used = 0;
+  constructor(readonly cap: number) {}
+
+  take(bytes: number): boolean {
+    if (this.used + bytes > this.cap) return false;
+    this.used += bytes;
+    return true;
+  }
+
+  release(bytes: number): void {
+    this.used -= bytes;
+  }
+}
+
+/**
+ * Reads a request body with a byte cap (413), the timing bounds (408) and the shared budget
+ * (503). On success the body's bytes stay counted in `budget` until the caller releases
+ * `body.length`; on failure they are released here.
+ */
+export function readBody(req: IncomingMessage, maxBytes: number, budget: UploadBudget, timing: UploadTiming = DEFAULT_UPLOAD_TIMING): Promise<Buffer> {
+  const close = { connection: 'close' };
+  const tooLarge = () => new HttpError(413, `image: the upload is larger than the server's cap of ${maxBytes} bytes (pasd serve --max-upload)`, 'image', close);
   const declared = Number(req.headers['content-length']);
   if (declared > maxBytes + DRAIN_LIMIT) {
     req.resume();
-    throw tooLarge();
+    return Promise.reject(tooLarge());
   }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  try {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0, held = 0, finished = false;
+    const start = Date.now();
+    let last = start;
+    const finish = (e: Error | null) => {
+      if (finished) return;
+      finished = true;
+      clearInterval(timer);
+      req.off('data', onData);
+      if (e) {
+        budget.release(held);
+        req.resume(); // the rest is dropped; the error response closes the connection
+        reject(e);
+      } else resolve(Buffer.concat(chunks, held));
+    };
+    const onData = (chunk: Buffer) => {
       total += chunk.length;
-      if (total > maxBytes + DRAIN_LIMIT) break; // ends the iteration and destroys the stream
-      if (total <= maxBytes) chunks.push(chunk);
-    }
-  } catch (e) {
-    throw new HttpError(400, `image: the upload was interrupted (${(e as Error).message})`, 'image');
-  }
-  if (total > maxBytes) throw tooLarge();
-  return Buffer.concat(chunks, total);
+      last = Date.now();
+      if (total > maxBytes + DRAIN_LIMIT) return finish(tooLarge());
+      if (total > maxBytes || declared > maxBytes) return; // to be refused (413) once drained: nothing kept
+      if (!budget.take(chunk.length))
+        return finish(new HttpError(503, 'image: the server is receiving too many uploads at once; retry shortly', 'image', { ...close, 'retry-after': '5' }));
+      held += chunk.length;
+      chunks.push(chunk);
+    };
+    const timer = setInterval(() => {
+      const now = Date.now();
+      if (now - last > timing.idleMs)
+        return finish(new HttpError(408, `image: the upload stalled (nothing received for ${timing.idleMs / 1000} s); send the body without pauses`, 'image', close));
+      if (now - start > timing.idleMs && (total * 1000) / (now - start) < timing.minBytesPerSecond)
+        finish(new HttpError(408, `image: the upload is slower than the server's minimum of ${timing.minBytesPerSecond} bytes/s`, 'image', close));
+    }, Math.max(10, Math.min(1000, timing.idleMs / 4)));
+    req.on('data', onData);
+    req.once('end', () => finish(total > maxBytes ? tooLarge() : null));
+    req.once('error', (e) => finish(new HttpError(400, `image: the upload was interrupted (${e.message})`, 'image')));
+    req.once('close', () => finish(new HttpError(400, 'image: the upload was interrupted (the connection closed)', 'image')));
+  });
 }
 
 function parseOptionsJson(text: string): unknown {

@@ -13,11 +13,13 @@
  * 3. pre-tokenise with CLIP's regex, map UTF-8 bytes to unicode, apply byte-level BPE;
  * 4. truncate to `maxLength - 2` content ids, add bos/eos, right-pad with the pad id.
  *
- * Only vocab.json and merges.txt are read: the SD 1.x tokenizer_config.json /
- * special_tokens_map.json hold nothing else we use (bos `<|startoftext|>`, eos = pad = unk
- * `<|endoftext|>`, model_max_length 77), and those names are fixed in CLIPTokenizer's code.
+ * vocab.json and merges.txt are read, and from special_tokens_map.json (else
+ * tokenizer_config.json) only `pad_token`: SD 1.x pads with eos `<|endoftext|>`; SDXL's
+ * `tokenizer_2` pads with `!` (id 0), which, being an added special token, is also cut out
+ * of the text like bos/eos (every `!` becomes id 0, never BPE-merged; huggingface/diffusers#4153).
+ * The other names (bos `<|startoftext|>`, eos = unk `<|endoftext|>`) are fixed in CLIPTokenizer's code.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, InputError } from '../core/errors.ts';
 import type { Shape } from '../core/shape.ts';
@@ -55,6 +57,8 @@ export interface ClipTokenizerOptions {
    * uses when ftfy is missing (CJK characters spaced out, no quote/width/ligature fixes).
    */
   readonly textCleaning?: TextCleaning;
+  /** The pad token (default eos `<|endoftext|>`); another token is split off the text as a special token. */
+  readonly padToken?: string;
 }
 
 export interface ClipBatch {
@@ -76,6 +80,29 @@ function readText(dir: string, name: string): string {
       { cause: e },
     );
   }
+}
+
+/**
+ * The folder's `pad_token` (special_tokens_map.json, else tokenizer_config.json; a string or
+ * an AddedToken object), or undefined when neither file names one.
+ */
+export function padTokenOf(dir: string): string | undefined {
+  for (const name of ['special_tokens_map.json', 'tokenizer_config.json']) {
+    const path = join(dir, name);
+    if (!existsSync(path)) continue;
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(path, 'utf8'));
+    } catch (e) {
+      throw new ConfigError(`${path}: not valid JSON (${(e as Error).message})`, { cause: e });
+    }
+    const pad = (json as { pad_token?: unknown } | null)?.pad_token;
+    if (pad === undefined || pad === null) continue;
+    const content = typeof pad === 'string' ? pad : (pad as { content?: unknown }).content;
+    if (typeof content !== 'string' || content === '') throw new ConfigError(`${path}: pad_token must be a token string or {"content": …}, got ${JSON.stringify(pad)}`);
+    return content;
+  }
+  return undefined;
 }
 
 function parseVocab(path: string, text: string): Map<string, number> {
@@ -124,7 +151,7 @@ function parseMerges(path: string, text: string): Map<string, number> {
 export class ClipTokenizer {
   readonly bosId: number;
   readonly eosId: number;
-  /** transformers' pad and unk tokens for CLIP are both `<|endoftext|>`. */
+  /** `<|endoftext|>` (as unk) unless the folder's pad_token says otherwise (SDXL's tokenizer_2: `!`). */
   readonly padId: number;
   readonly textCleaning: TextCleaning;
   private readonly vocab: ReadonlyMap<string, number>;
@@ -132,6 +159,8 @@ export class ClipTokenizer {
   private readonly byteChars = bytesToUnicode();
   private readonly encoder = new TextEncoder();
   private readonly cache = new Map<string, readonly string[]>();
+  /** Splits the special-token strings off a text (capturing them). */
+  private readonly specials: RegExp;
 
   constructor(vocab: ReadonlyMap<string, number>, ranks: MergeRanks, options: ClipTokenizerOptions = {}) {
     const cleaning = options.textCleaning ?? 'ftfy';
@@ -146,14 +175,19 @@ export class ClipTokenizer {
     this.textCleaning = cleaning;
     this.bosId = bos;
     this.eosId = eos;
-    this.padId = eos;
+    const pad = options.padToken ?? EOS;
+    const padId = vocab.get(pad);
+    if (padId === undefined) throw new ConfigError(`pad_token ${JSON.stringify(pad)} is not in the vocabulary`);
+    this.padId = padId;
+    const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    this.specials = new RegExp(`(${[...new Set([BOS, EOS, pad])].map(escape).join('|')})`);
   }
 
-  /** Loads `vocab.json` and `merges.txt` from a tokenizer folder (e.g. `<sd-1.5>/tokenizer`). */
+  /** Loads `vocab.json`, `merges.txt` and the pad token from a tokenizer folder (e.g. `<sd-1.5>/tokenizer`). */
   static fromFolder(dir: string, options: ClipTokenizerOptions = {}): ClipTokenizer {
     const vocab = parseVocab(join(dir, 'vocab.json'), readText(dir, 'vocab.json'));
     const ranks = parseMerges(join(dir, 'merges.txt'), readText(dir, 'merges.txt'));
-    return new ClipTokenizer(vocab, ranks, options);
+    return new ClipTokenizer(vocab, ranks, { padToken: padTokenOf(dir), ...options });
   }
 
   /** Content ids of one prompt: no bos/eos, no truncation, no padding. */
@@ -161,9 +195,9 @@ export class ClipTokenizer {
     if (typeof text !== 'string') throw new InputError(`prompt must be a string, got ${typeof text}`);
     const ids: number[] = [];
     // Special-token strings are cut out first and never cleaned or BPE'd (the trie split).
-    const pieces = text.split(/(<\|startoftext\|>|<\|endoftext\|>)/);
+    const pieces = text.split(this.specials);
     pieces.forEach((piece, i) => {
-      if (i % 2 === 1) ids.push(piece === BOS ? this.bosId : this.eosId);
+      if (i % 2 === 1) ids.push(piece === BOS ? this.bosId : piece === EOS ? this.eosId : this.padId);
       else if (piece !== '') this.encodePiece(piece, ids);
     });
     return ids;

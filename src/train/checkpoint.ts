@@ -62,7 +62,8 @@ export function writeCheckpoint(out: string, c: CheckpointContent, afterFile?: (
   const final = join(out, `checkpoint-${c.step}`);
   const tmp = join(out, `.checkpoint-${c.step}.tmp`);
   rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
+  mkdirSync(out, { recursive: true });
+  mkdirSync(tmp); // exclusive: anything planted at the name since the rm is refused, not written into
   for (const m of c.models) {
     const dir = join(tmp, m.name);
     mkdirSync(dir);

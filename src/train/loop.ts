@@ -22,6 +22,7 @@ import { bindHostValues, parameterValues } from './params.ts';
 import { setupTraining } from './setup.ts';
 import { type ControlType, trainableParameters } from './step-graph.ts';
 import { StepRunner } from './step.ts';
+import { TRAIN_LOG, checkRunFolder, clearRunFolder, trimTrainLog } from './run-folder.ts';
 
 export type LrSchedule = 'constant' | 'constant_with_warmup';
 
@@ -49,6 +50,8 @@ export interface TrainOptions {
   timestepRange?: readonly [number, number];
   seed: number;
   resume: boolean;
+  /** Start over in an `out` that holds a previous run (its checkpoints and log are deleted); without it or `resume` that is refused. */
+  overwrite?: boolean;
   threads?: number;
   /** onnxruntime graph optimisation (default 'all'; tests use 'disabled' to compile faster). */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
@@ -92,7 +95,9 @@ export function lrAt(o: Pick<TrainOptions, 'learningRate' | 'lrSchedule' | 'warm
 
 export async function train(o: TrainOptions): Promise<{ step: number; log: StepLog[] }> {
   if (o.controlType === 'grayscale' && o.degradation !== 'grayscale') throw new InputError('--control-type grayscale needs --degradation grayscale (the control image is the grayscale crop)');
+  checkRunFolder(o.out, o);
   mkdirSync(o.out, { recursive: true });
+  if (o.overwrite && !o.resume) clearRunFolder(o.out);
   const setup = setupTraining({ base: o.base, initFrom: o.initFrom, kind: o.kind, controlnetConfig: o.controlnetConfig, trainableModules: o.trainableModules, warn: o.warn }, new Random(mixSeed(o.seed, 0)));
   const params = trainableParameters(setup.controlnet, setup.unet, o.trainableModules);
   let values = parameterValues(params);
@@ -109,6 +114,7 @@ export async function train(o: TrainOptions): Promise<{ step: number; log: StepL
     step = c.state.step;
     dataPosition = c.state.dataPosition;
   }
+  trimTrainLog(o.out, step);
   bindHostValues(params, values); // checkpoints read the live arrays AdamW updates
 
   const scheduler = new DDPMScheduler(setup.schedulerConfig, o.warn ? (m) => o.warn!(`scheduler: ${m}`) : () => {});
@@ -120,7 +126,7 @@ export async function train(o: TrainOptions): Promise<{ step: number; log: StepL
   const loader = new SampleLoader(files, dataOptions, dataPosition, Math.max(4, 2 * o.batchSize));
   const tokenizer = ClipTokenizer.fromFolder(setup.tokenizerDir);
   const runner = new StepRunner(setup, params, scheduler, { threads: o.threads, optimization: o.optimization, controlType: o.controlType });
-  const logPath = join(o.out, 'train_log.jsonl');
+  const logPath = join(o.out, TRAIN_LOG);
   const log: StepLog[] = [];
   const R = o.resolution, B = o.batchSize, px = 3 * R * R;
   const components = [

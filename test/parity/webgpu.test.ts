@@ -32,7 +32,7 @@ const skip = await noAdapter();
 // PASD's tiled VAE is deliberately not reproduced (DESIGN.md §4): its rows say so on every provider.
 const deliberate = (note = '') => /deliberately not reproduced/.test(note);
 
-for (const group of ['text', 'vae', 'models', 'models_light', 'lpips', 'pipeline']) {
+for (const group of ['text', 'vae', 'models', 'models_light', 'lpips', 'pipeline', 'sdxl']) {
   test(`webgpu fp32: every ${group} output of ../shared/fixtures passes`, { skip: skip ?? false }, async (t) => {
     const report = await runParity(fixtures, { group, provider: 'webgpu', threads: 2 });
     assert.ok(report.rows.length > 0, `no ${group} cases`);

@@ -64,7 +64,7 @@ test('resolveOptions: what used to fail per image fails once, naming the option'
   const refused = (o: Partial<RunSettings>, option: OptionKey, msg: RegExp) =>
     assert.throws(() => resolveOptions(o, configs), (e: unknown) => e instanceof OptionError && e.option === option && msg.test(e.detail), JSON.stringify(o));
   refused({ seed: 1e30 }, 'seed', /integer in \[0, 9007199254740991\]/);
-  refused({ steps: 1000, scheduler: 'lcm' }, 'steps', /1000 steps do not fit the lcm scheduler/);
+  refused({ steps: 1000, scheduler: 'lcm' }, 'steps', /1000 steps do not fit the scheduler \(lcm\)/);
   refused({ steps: 1, strength: 0.5 }, 'strength', /at least 1/);
   refused({ strength: 0.5, initLatentWithNoise: true }, 'initLatentWithNoise', /strength below 1/);
   refused({ latentTileSize: 64, latentTileOverlap: 64 }, 'latentTileOverlap', /smaller than the tile size 64/);

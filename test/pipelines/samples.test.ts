@@ -24,9 +24,9 @@ test('samples: 2 averages two successive runs of one random stream', async () =>
     const input = makeImage(12, 8, 3, Uint8Array.from({ length: 288 }, (_, i) => (i * 53) % 256));
     const o = { upscale: 2, processSize: 16, steps: 2, guidanceScale: 1, colorFix: 'none' as const };
     const calls = { vae: 0, text: 0 };
-    const [vaeEncode, textEncode] = [pipe.vae.encode.bind(pipe.vae), pipe.text.encode.bind(pipe.text)];
+    const [vaeEncode, textEncode] = [pipe.vae.encode.bind(pipe.vae), pipe.text.condition.bind(pipe.text)];
     pipe.vae.encode = (...a) => { calls.vae++; return vaeEncode(...a); };
-    pipe.text.encode = (...a) => { calls.text++; return textEncode(...a); };
+    pipe.text.condition = (...a) => { calls.text++; return textEncode(...a); };
     const got = await pipe.upscale(input, { ...o, samples: 2, seed: 4 });
     assert.deepEqual(calls, { vae: 1, text: 1 }, 'the samples share one prompt encoding and one VAE encoding');
     const { image } = networkInput(input, { ...o, colorize: false, multiple: pipe.factor });

@@ -10,10 +10,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { CheckpointError } from '../../src/core/errors.ts';
+import { CheckpointError, InputError } from '../../src/core/errors.ts';
 import { componentPaths, loadComponents } from '../../src/pipelines/load.ts';
 import { COMPLETE_MARKER, listCheckpoints, readCheckpoint } from '../../src/train/checkpoint.ts';
 import { train } from '../../src/train/loop.ts';
+import { checkRunFolder, clearRunFolder } from '../../src/train/run-folder.ts';
 import { tinyFolders, tinyOptions } from './helpers.ts';
 
 test('kill -9 during a checkpoint write, then resume: previous complete checkpoint, same steps', async () => {
@@ -46,6 +47,8 @@ test('kill -9 during a checkpoint write, then resume: previous complete checkpoi
       const want = before.find((b) => b.step === l.step)!.loss;
       assert.ok(Math.abs(l.loss - want) <= 1e-6 * Math.max(1, Math.abs(want)), `step ${l.step}: loss ${l.loss} after resume vs ${want} in the killed run`);
     }
+    const after = readFileSync(join(out, 'train_log.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step);
+    assert.deepEqual(after, [1, 2, 3, 4], 'the log was cut back to the resumed checkpoint: no step twice');
     assert.ok(!existsSync(tmp), 'the unfinished temp folder was removed');
     assert.deepEqual(listCheckpoints(out).map((c) => c.step), [2, 4]);
 
@@ -53,6 +56,13 @@ test('kill -9 during a checkpoint write, then resume: previous complete checkpoi
     const c = loadComponents(componentPaths(join(out, 'checkpoint-4'), base));
     assert.ok(c.unet.namedParameters().some(([k]) => k.includes('pixel_attentions')));
     assert.ok(c.controlnet.config.returnRgbs);
+
+    // A new run into the same folder would mix the two runs' checkpoints: refused, naming the way out.
+    await assert.rejects(train(options), (e: Error) => e instanceof InputError && /--resume.*--overwrite/.test(e.message));
+    clearRunFolder(out);
+    assert.deepEqual(listCheckpoints(out), []);
+    assert.ok(!existsSync(join(out, 'train_log.jsonl')));
+    checkRunFolder(out, { resume: false });
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

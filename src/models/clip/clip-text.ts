@@ -119,6 +119,19 @@ export class CLIPEncoder extends Module {
   forward(x: Tensor, mask: Tensor): Tensor {
     return this.layers.items.reduce((h, l) => l.forward(h, mask), x);
   }
+  /** transformers' `hidden_states`: [embeddings, output of layer 1, …, output of layer L] (no final_layer_norm). */
+  hiddenStates(x: Tensor, mask: Tensor): Tensor[] {
+    const states = [x];
+    for (const l of this.layers.items) states.push(l.forward(states[states.length - 1], mask));
+    return states;
+  }
+}
+
+/** What SDXL reads of a text transformer: every hidden state and the final-layer-normed last one. */
+export interface ClipTextStates {
+  /** [B, S, D] each: embeddings, then each layer's output. */
+  hiddenStates: Tensor[];
+  lastHiddenState: Tensor;
 }
 
 export class CLIPTextTransformer extends Module {
@@ -134,6 +147,10 @@ export class CLIPTextTransformer extends Module {
   forward(ids: Tensor): Tensor {
     const h = this.embeddings.forward(ids);
     return this.final_layer_norm.forward(this.encoder.forward(h, causalMask(ids.graph, ids.shape[1])));
+  }
+  states(ids: Tensor): ClipTextStates {
+    const hiddenStates = this.encoder.hiddenStates(this.embeddings.forward(ids), causalMask(ids.graph, ids.shape[1]));
+    return { hiddenStates, lastHiddenState: this.final_layer_norm.forward(hiddenStates[hiddenStates.length - 1]) };
   }
 }
 
@@ -153,11 +170,21 @@ export class CLIPTextModel extends Module {
 
   /** ids [B, S] int64 (S ≤ max_position_embeddings) → last_hidden_state [B, S, hidden] */
   forward(ids: Tensor): Tensor {
-    const max = this.config.maxPositionEmbeddings;
-    if (ids.rank !== 2 || ids.dtype !== 'int64' || ids.shape[1] > max)
-      throw new ShapeError(`CLIPTextModel: input_ids must be int64 [B, S] with S ≤ ${max}, got ${ids.dtype}[${ids.shape.join(',')}]`);
+    checkIds(ids, this.config, 'CLIPTextModel');
     return this.text_model.forward(ids);
   }
+
+  /** ids [B, S] → every hidden state and last_hidden_state (`output_hidden_states=True`). */
+  states(ids: Tensor): ClipTextStates {
+    checkIds(ids, this.config, 'CLIPTextModel');
+    return this.text_model.states(ids);
+  }
+}
+
+export function checkIds(ids: Tensor, c: ClipTextConfig, what: string): void {
+  const max = c.maxPositionEmbeddings;
+  if (ids.rank !== 2 || ids.dtype !== 'int64' || ids.shape[1] > max)
+    throw new ShapeError(`${what}: input_ids must be int64 [B, S] with S ≤ ${max}, got ${ids.dtype}[${ids.shape.join(',')}]`);
 }
 
 /** Graph `clip_text`: input `input_ids` int64 [B, S] (S defaults to max_position_embeddings) → output `last_hidden_state` [B, S, hidden]. */

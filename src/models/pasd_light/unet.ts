@@ -7,6 +7,7 @@
  */
 import type { UNetConfig } from '../../config/unet.ts';
 import { ModuleList } from '../../nn/module.ts';
+import type { TextTimeConditions } from '../../nn/embeddings.ts';
 import type { Tensor } from '../../ops/tensor.ts';
 import { PasdUpBlock } from '../unets/pasd-up-blocks.ts';
 import { type ControlResiduals, UNetBase, upBlockSpecs } from '../unets/unet-base.ts';
@@ -27,9 +28,9 @@ export class PasdLightUNet2DConditionModel extends UNetBase {
    * residuals (already × conditioning scale; required — the original fails without them)
    * → noise prediction [B, C, h, w].
    */
-  forward(sample: Tensor, timestep: Tensor, context: Tensor, control: ControlResiduals): Tensor {
+  forward(sample: Tensor, timestep: Tensor, context: Tensor, control: ControlResiduals, added: TextTimeConditions | null = null): Tensor {
     return this.scoped(sample.graph, () => {
-      const temb = this.embedTime(timestep);
+      const temb = this.embedTime(timestep, added);
       const { h, skips } = this.encode(sample, temb, context, control);
       return this.head(this.decode(this.up_blocks.items, h, skips, temb, context, [...control.down]));
     });

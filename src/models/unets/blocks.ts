@@ -5,6 +5,8 @@
  */
 import type { Tensor } from '../../ops/tensor.ts';
 import type { UNetConfig } from '../../config/unet.ts';
+import { ShapeError } from '../../core/errors.ts';
+import { type TextTimeConditions, TimestepEmbedding, Timesteps, textTimeEmbedding } from '../../nn/embeddings.ts';
 import { Module, ModuleList } from '../../nn/module.ts';
 import { Downsample2D, ResnetBlock2D } from '../../nn/resnet.ts';
 import { Transformer2DModel } from '../../nn/transformer.ts';
@@ -133,4 +135,39 @@ export function buildMidBlock(c: EncoderConfig, tembChannels: number): UNetMidBl
     crossAttentionDim: c.crossAttentionDim, groups: c.normNumGroups, eps: c.normEps, outputScaleFactor: c.midBlockScaleFactor,
     useLinearProjection: c.useLinearProjection,
   });
+}
+
+/** The time-embedding modules UNet and ControlNet share: `time_proj`, `time_embedding` and SDXL's `add_*`. */
+export interface TimeEmbedder {
+  readonly path: string;
+  readonly time_proj: Timesteps;
+  readonly time_embedding: TimestepEmbedding;
+  readonly add_time_proj: Timesteps | null;
+  readonly add_embedding: TimestepEmbedding | null;
+}
+
+/** SDXL's `add_time_proj` / `add_embedding` for a config with `addition_embed_type: "text_time"`, else nulls. */
+export function buildAddition(c: Pick<UNetConfig, 'addition' | 'flipSinToCos' | 'freqShift'>, tembChannels: number): Pick<TimeEmbedder, 'add_time_proj' | 'add_embedding'> {
+  const a = c.addition;
+  return a
+    ? { add_time_proj: new Timesteps(a.timeEmbedDim, c.flipSinToCos, c.freqShift), add_embedding: new TimestepEmbedding(a.projectionInputDim, tembChannels) }
+    : { add_time_proj: null, add_embedding: null };
+}
+
+/**
+ * time_embedding(time_proj(t)) [1|B, temb], plus the "text_time" embedding when the model has
+ * one (then `added` is required; without one it must be null).
+ */
+export function embedTimestep(m: TimeEmbedder, timestep: Tensor, added: TextTimeConditions | null): Tensor {
+  const what = m.path || 'model';
+  if (!m.add_time_proj || !m.add_embedding) {
+    if (added) throw new ShapeError(`${what}: text_embeds / time_ids given, but the config has no addition_embed_type "text_time"`);
+    return m.time_embedding.forward(m.time_proj.forward(timestep));
+  }
+  if (!added) throw new ShapeError(`${what}: addition_embed_type "text_time" needs text_embeds and time_ids (SDXL's added_cond_kwargs)`);
+  const [b, p] = added.textEmbeds.shape;
+  const want = m.add_embedding.linear_1.inFeatures - 6 * m.add_time_proj.dim;
+  if (added.textEmbeds.rank !== 2 || p !== want || added.timeIds.shape.join() !== `${b},6`)
+    throw new ShapeError(`${what}: text_embeds must be [B, ${want}] and time_ids [B, 6], got [${added.textEmbeds.shape}] and [${added.timeIds.shape}]`);
+  return m.time_embedding.forward(m.time_proj.forward(timestep)).add(textTimeEmbedding(m.add_time_proj, m.add_embedding, added));
 }

@@ -5,6 +5,7 @@
  */
 import type { UNetConfig } from '../../config/unet.ts';
 import { ModuleList } from '../../nn/module.ts';
+import type { TextTimeConditions } from '../../nn/embeddings.ts';
 import type { Tensor } from '../../ops/tensor.ts';
 import { PasdUpBlock } from './pasd-up-blocks.ts';
 import { type ControlResiduals, UNetBase, upBlockSpecs } from './unet-base.ts';
@@ -23,9 +24,9 @@ export class PasdUNet2DConditionModel extends UNetBase {
    * sample [B, C, h, w], timestep int64 [1] or [B], context [B, 77, D], control: the
    * ControlNet residuals (already × conditioning scale) → noise prediction [B, C, h, w].
    */
-  forward(sample: Tensor, timestep: Tensor, context: Tensor, control: ControlResiduals | null): Tensor {
+  forward(sample: Tensor, timestep: Tensor, context: Tensor, control: ControlResiduals | null, added: TextTimeConditions | null = null): Tensor {
     return this.scoped(sample.graph, () => {
-      const temb = this.embedTime(timestep);
+      const temb = this.embedTime(timestep, added);
       const { h, skips } = this.encode(sample, temb, context, control);
       return this.head(this.decode(this.up_blocks.items, h, skips, temb, context, control ? [...control.down] : null));
     });

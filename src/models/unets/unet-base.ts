@@ -9,9 +9,9 @@ import { ShapeError } from '../../core/errors.ts';
 import { shapeEq } from '../../core/shape.ts';
 import { Conv2d, GroupNorm } from '../../nn/layers.ts';
 import { Module, type ModuleList } from '../../nn/module.ts';
-import { TimestepEmbedding, Timesteps } from '../../nn/embeddings.ts';
+import { type TextTimeConditions, TimestepEmbedding, Timesteps } from '../../nn/embeddings.ts';
 import type { Tensor } from '../../ops/tensor.ts';
-import { type DownBlock, type UNetMidBlock2DCrossAttn, buildDownBlocks, buildMidBlock, runDownBlocks } from './blocks.ts';
+import { type DownBlock, type UNetMidBlock2DCrossAttn, buildAddition, buildDownBlocks, buildMidBlock, embedTimestep, runDownBlocks } from './blocks.ts';
 import type { UpBlockOptions } from './pasd-up-blocks.ts';
 import type { UpBlockType } from '../../config/unet.ts';
 
@@ -46,6 +46,8 @@ export abstract class UNetBase extends Module {
   readonly conv_in: Conv2d;
   readonly time_proj: Timesteps;
   readonly time_embedding: TimestepEmbedding;
+  readonly add_time_proj: Timesteps | null;
+  readonly add_embedding: TimestepEmbedding | null;
   readonly down_blocks: ModuleList<DownBlock>;
   readonly mid_block: UNetMidBlock2DCrossAttn;
   readonly conv_norm_out: GroupNorm;
@@ -59,15 +61,16 @@ export abstract class UNetBase extends Module {
     this.conv_in = new Conv2d(c.inChannels, c0, c.convInKernel, { padding: (c.convInKernel - 1) >> 1 });
     this.time_proj = new Timesteps(c0, c.flipSinToCos, c.freqShift);
     this.time_embedding = new TimestepEmbedding(c0, tembChannels);
+    ({ add_time_proj: this.add_time_proj, add_embedding: this.add_embedding } = buildAddition(c, tembChannels));
     this.down_blocks = buildDownBlocks(c, tembChannels);
     this.mid_block = buildMidBlock(c, tembChannels);
     this.conv_norm_out = new GroupNorm(c.normNumGroups, c0, c.normEps);
     this.conv_out = new Conv2d(c0, c.outChannels, c.convOutKernel, { padding: (c.convOutKernel - 1) >> 1 });
   }
 
-  /** Timestep(s) int64 [1] or [B] → embedding [1|B, 4·c0]. */
-  protected embedTime(timestep: Tensor): Tensor {
-    return this.time_embedding.forward(this.time_proj.forward(timestep));
+  /** Timestep(s) [1] or [B] (plus SDXL's text_embeds / time_ids) → embedding [1|B, 4·c0]. */
+  protected embedTime(timestep: Tensor, added: TextTimeConditions | null): Tensor {
+    return embedTimestep(this, timestep, added);
   }
 
   /**

@@ -8,6 +8,7 @@ import { metrics } from './metrics.ts';
 import { models } from './models.ts';
 import { pipeline } from './pipeline.ts';
 import { schedulers } from './schedulers.ts';
+import { sdxl } from './sdxl.ts';
 import { text } from './text.ts';
 import { train } from './train.ts';
 import { vae } from './vae.ts';
@@ -25,4 +26,5 @@ export const HANDLERS: Readonly<Record<string, GroupHandler>> = {
   pipeline,
   checkpoint_convert: checkpointConvert,
   train,
+  sdxl,
 };

@@ -1,5 +1,6 @@
 /**
- * `models` / `models_light` groups (fixtures README, "models / models_light"): the case's
+ * `models` / `models_light` groups (fixtures README, "models / models_light") and the `sdxl`
+ * group's model cases (with `text_embeds` / `time_ids` and float timesteps): the case's
  * ControlNet runs on its inputs (`rgbs.*`, `down_block_res_samples.*`,
  * `mid_block_res_sample`), and its UNet runs on the *case's* residuals (`noise_pred`), so
  * each model is checked on its own. Which model runs is decided by the config class
@@ -13,6 +14,7 @@ import { ControlNetModel, traceControlNet } from '../../models/controlnets/contr
 import { PasdLightUNet2DConditionModel } from '../../models/pasd_light/unet.ts';
 import { PasdUNet2DConditionModel } from '../../models/unets/pasd-unet.ts';
 import type { ControlResiduals } from '../../models/unets/unet-base.ts';
+import type { TextTimeConditions } from '../../nn/embeddings.ts';
 import { Tensor } from '../../ops/tensor.ts';
 import type { HostTensor } from '../../runtime/session.ts';
 import type { CaseContext, CaseOutputs, GroupHandler } from '../types.ts';
@@ -22,8 +24,11 @@ const CONTROLNET_OUTPUT = /^output\.(rgbs\.\d+|down_block_res_samples\.\d+|mid_b
 const DOWN_RESIDUAL = /^output\.down_block_res_samples\.(\d+)$/;
 const MID_RESIDUAL = 'output.mid_block_res_sample';
 
+/** SDXL's added conditions (`added_cond_kwargs`), present in the `sdxl` group's model cases. */
+const ADDED = ['text_embeds', 'time_ids'];
+
 interface ControlledUNet {
-  forward(sample: Tensor, timestep: Tensor, context: Tensor, control: ControlResiduals | null): Tensor;
+  forward(sample: Tensor, timestep: Tensor, context: Tensor, control: ControlResiduals | null, added: TextTimeConditions | null): Tensor;
 }
 
 function controlNetOf(ctx: CaseContext): ControlNetModel {
@@ -46,7 +51,7 @@ function unetOf(ctx: CaseContext): ControlledUNet {
 async function runControlNet(ctx: CaseContext, out: CaseOutputs): Promise<void> {
   const net = controlNetOf(ctx);
   const [batch, , height, width] = ctx.shape('input.sample');
-  const names = ['sample', 'timestep', 'encoder_hidden_states', 'controlnet_cond', 'conditioning_scale'];
+  const names = ['sample', 'timestep', 'encoder_hidden_states', 'controlnet_cond', 'conditioning_scale', ...ADDED.filter((n) => ctx.has(`input.${n}`))];
   const feeds: Record<string, HostTensor> = {};
   for (const n of names) {
     // diffusers' default conditioning_scale is 1.0.
@@ -59,6 +64,7 @@ async function runControlNet(ctx: CaseContext, out: CaseOutputs): Promise<void> 
     contextLength: feeds.encoder_hidden_states.shape[1],
     timesteps: feeds.timestep.shape[0],
     condFactor: feeds.controlnet_cond.shape[2] / height,
+    timestepDtype: feeds.timestep.dtype === 'int64' ? 'int64' : 'float32',
   });
   const r = await runGraph(g, feeds, ctx.runtime);
   for (const [k, v] of Object.entries(r)) out.set(`output.${k}`, { data: v.data as Float32Array, shape: v.shape });
@@ -81,7 +87,8 @@ async function runUNet(ctx: CaseContext, out: CaseOutputs): Promise<void> {
   const control = downNames.length && ctx.has(MID_RESIDUAL)
     ? { down: downNames.map((n, i) => input(`down_${i}`, n)), mid: input('mid', MID_RESIDUAL) }
     : null;
-  const noise = unet.forward(input('sample', 'input.sample'), input('timestep', 'input.timestep'), input('encoder_hidden_states', 'input.encoder_hidden_states'), control);
+  const added = ADDED.every((n) => ctx.has(`input.${n}`)) ? { textEmbeds: input('text_embeds', 'input.text_embeds'), timeIds: input('time_ids', 'input.time_ids') } : null;
+  const noise = unet.forward(input('sample', 'input.sample'), input('timestep', 'input.timestep'), input('encoder_hidden_states', 'input.encoder_hidden_states'), control, added);
   g.setOutputs({ noise_pred: noise.value });
   const r = await runGraph(g, feeds, ctx.runtime);
   out.set('output.noise_pred', { data: r.noise_pred.data as Float32Array, shape: r.noise_pred.shape });

@@ -77,6 +77,15 @@ export async function releasePipelines(set: FixtureSet): Promise<void> {
   for (const p of cache?.values() ?? []) await p.release();
 }
 
+/** Draw `n` of `noise_draws_in_order`: `input.<n>`, or for `<name>.<i>` slice i of a stacked `input.<name>` [k, …]. */
+function storedDraw(ctx: CaseContext, n: string): Float32Array {
+  const m = /^(.+)\.(\d+)$/.exec(n);
+  if (ctx.has(`input.${n}`) || !m || !ctx.has(`input.${m[1]}`)) return ctx.f32(`input.${n}`);
+  const all = ctx.f32(`input.${m[1]}`), i = Number(m[2]), size = all.length / ctx.shape(`input.${m[1]}`)[0];
+  if (i * size >= all.length) throw new ConfigError(`${ctx.meta.name}: draw ${n}: input.${m[1]} has only ${all.length / size} slices`);
+  return all.subarray(i * size, (i + 1) * size);
+}
+
 /** Hands out the case's stored noises in `noise_draws_in_order`, checking each draw's size. */
 export class StoredDraws implements RandomSource {
   private used = 0;
@@ -84,7 +93,7 @@ export class StoredDraws implements RandomSource {
   static of(ctx: CaseContext): StoredDraws {
     const order = ctx.meta.noise_draws_in_order;
     if (!Array.isArray(order) || !order.every((n) => typeof n === 'string')) throw new UnsupportedError(`${ctx.meta.name}: no "noise_draws_in_order" list`);
-    return new StoredDraws(order.map((n) => ({ name: `input.${n}`, data: ctx.f32(`input.${n}`) })));
+    return new StoredDraws(order.map((n) => ({ name: `input.${n}`, data: storedDraw(ctx, n) })));
   }
   get left(): number {
     return this.draws.length - this.used;
@@ -105,7 +114,7 @@ export class StoredDraws implements RandomSource {
 
 type Settings = Readonly<Record<string, unknown>>;
 
-function settingsOf(ctx: CaseContext): Settings {
+export function settingsOf(ctx: CaseContext): Settings {
   const st = ctx.meta.settings;
   if (st === null || typeof st !== 'object' || Array.isArray(st)) throw new UnsupportedError(`${ctx.meta.name}: a pipeline case needs a "settings" object`);
   return st as Settings;
@@ -113,7 +122,7 @@ function settingsOf(ctx: CaseContext): Settings {
 
 interface Kinds { number: number; string: string; boolean: boolean }
 
-function setting<K extends keyof Kinds>(ctx: CaseContext, st: Settings, key: string, kind: K, fallback?: Kinds[K]): Kinds[K] {
+export function setting<K extends keyof Kinds>(ctx: CaseContext, st: Settings, key: string, kind: K, fallback?: Kinds[K]): Kinds[K] {
   const v = st[key] ?? fallback;
   if (typeof v !== kind) throw new ConfigError(`${ctx.meta.name}: settings.${key} must be a ${kind}, got ${JSON.stringify(st[key])}`);
   return v as Kinds[K];
@@ -146,14 +155,14 @@ function schedulerOf(ctx: CaseContext, pipe: PasdPipeline, colorize: boolean): S
   return createScheduler(cls, given?.config ?? (colorize ? c.colorizationSchedulerConfig : c.schedulerConfig), () => {});
 }
 
-function u8Image(ctx: CaseContext, name: string): Image {
+export function u8Image(ctx: CaseContext, name: string): Image {
   const [h, w, c] = ctx.shape(name);
   return makeImage(w, h, c, Uint8Array.from(ctx.f32(name)));
 }
 
-const hwc = (img: Image): Produced => ({ data: img.data, shape: [img.height, img.width, img.channels] });
+export const hwc = (img: Image): Produced => ({ data: img.data, shape: [img.height, img.width, img.channels] });
 
-function entry(ctx: CaseContext, name: string): ManifestTensor | undefined {
+export function entry(ctx: CaseContext, name: string): ManifestTensor | undefined {
   return ctx.meta.tensors.find((t) => t.name === name);
 }
 
@@ -162,7 +171,7 @@ function numbers(v: unknown): number[] | undefined {
 }
 
 /** The teacher-forced bounds of the module comment, per step. */
-function stepBounds(ctx: CaseContext, steps: number): { noise?: number[]; latents?: { value: number[]; kind: string } } {
+export function stepBounds(ctx: CaseContext, steps: number): { noise?: number[]; latents?: { value: number[]; kind: string } } {
   const noise = numbers(entry(ctx, 'output.noise_pred_per_step')?.per_step_tolerance_teacher_forced);
   const lat = entry(ctx, 'output.latents_per_step_output');
   const own = numbers(lat?.per_step_tolerance_teacher_forced);
@@ -184,7 +193,7 @@ function textEncoderBound(ctx: CaseContext, model: string): Produced['tolerance'
 }
 
 /** [negative, positive] (pipeline order) → [positive, negative] (call order, as the fixture stores them). */
-function callOrder<T extends Float32Array | BigInt64Array>(a: T, cfg: boolean): T {
+export function callOrder<T extends Float32Array | BigInt64Array>(a: T, cfg: boolean): T {
   if (!cfg) return a;
   const half = a.length / 2;
   const out = a.slice() as T;
@@ -193,7 +202,7 @@ function callOrder<T extends Float32Array | BigInt64Array>(a: T, cfg: boolean): 
   return out;
 }
 
-function concat(parts: readonly Float32Array[]): Float32Array {
+export function concat(parts: readonly Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
   let o = 0;
   for (const p of parts) out.set(p, (o += p.length) - p.length);
