@@ -152,11 +152,10 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
   if (!mini && (!v.model || !v.base)) throw new UsageError('--model <PASD checkpoint folder> and --base <SD1.5 folder> go together (leave both out for the bundled mini model)');
   const baseOptions = mini ? defaultModelOptions() : {};
   await checkWorkSizes(files, { ...baseOptions, ...opts }, maxWorkPixels);
-  const outputs = outputPaths(files, v.output, `.${format === 'jpeg' ? 'jpg' : format}`);
-
-  // A GPU provider that cannot start fails here, once, before models load and images are read.
+  // A GPU provider that cannot start fails here, once, before the output folder is made, models load and images are read.
   const probe = await probeGpuOrExit(runtime, 'pasd upscale');
   if (probe !== null) return probe;
+  const outputs = outputPaths(files, v.output, `.${format === 'jpeg' ? 'jpg' : format}`);
   let pipe: PasdPipeline;
   let promptProvider: PromptProvider | undefined;
   try {
