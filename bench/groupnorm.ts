@@ -7,7 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { encodeModel, onnxDataType, attr, valueInfo } from '../src/onnx/encode.ts';
 import type { OnnxNode, OnnxTensor } from '../src/onnx/types.ts';
-import { createNodeSession } from '../src/runtime/node.ts';
+import { createSession } from '../src/runtime/node.ts';
 import { type BenchResult, report, timeIt } from './lib.ts';
 
 const ti = process.argv.indexOf('--threads');
@@ -48,7 +48,7 @@ for (const shape of [[2, 320, 64, 64], [1, 128, 512, 512], [1, 512, 128, 128]]) 
   const x = { dtype: 'float32' as const, shape, data: Float32Array.from({ length: n }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 4 - 1) };
   const want = firstGroupFloat64(x.data, n / shape[0] / GROUPS, shape[2] * shape[3]);
   for (const decomposed of [false, true]) {
-    const session = await createNodeSession({ bytes: model(shape, decomposed), externalFolder: null }, { threads });
+    const session = await createSession({ bytes: model(shape, decomposed), externalFolder: null }, { threads });
     let y: Float32Array = new Float32Array(0);
     const timing = await timeIt(async () => { y = (await session.run({ x })).y.data as Float32Array; }, { warmup: 1, iters: 7 });
     await session.release();

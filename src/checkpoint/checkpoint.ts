@@ -3,7 +3,6 @@
  * and opens safetensors, PyTorch zip (`torch.save` ≥ 1.6) or legacy PyTorch files, all giving
  * the same view: tensors located by absolute file offset, readable as host arrays.
  */
-import { fstatSync } from 'node:fs';
 import { CheckpointError } from '../core/errors.ts';
 import type { HostArray } from '../core/dtype.ts';
 import { type TensorEntry, openSafetensors } from './safetensors.ts';
@@ -26,9 +25,8 @@ export interface CheckpointFile {
 
 /** Which reader `path` needs, from its first bytes. */
 export function detectFormat(path: string): CheckpointFormat {
-  const head = withFile(path, (fd) => {
-    const size = fstatSync(fd).size;
-    return readAt(fd, size, 0, Math.min(8, size), path, 'file start');
+  const head = withFile(path, (f) => {
+    return readAt(f, f.size, 0, Math.min(8, f.size), path, 'file start');
   });
   if (head.length >= 4 && head.readUInt32LE(0) === 0x04034b50) return 'torch-zip';
   if (isLegacyTorch(head)) return 'torch-legacy';

@@ -1,18 +1,19 @@
 /** File access shared by the checkpoint readers. */
-import { closeSync, openSync } from 'node:fs';
+import { platform } from '#platform';
+import type { ReadHandle } from '../platform/types.ts';
 import { CheckpointError } from '../core/errors.ts';
 
-/** Opens `path`, runs `fn` with the descriptor, closes it. */
-export function withFile<T>(path: string, fn: (fd: number) => T): T {
-  let fd: number;
+/** Opens `path`, runs `fn` with the open file, closes it. */
+export function withFile<T>(path: string, fn: (f: ReadHandle) => T): T {
+  let f: ReadHandle;
   try {
-    fd = openSync(path, 'r');
+    f = platform.open(path);
   } catch (e) {
     throw new CheckpointError(`${path}: cannot open (${(e as Error).message})`, { cause: e });
   }
   try {
-    return fn(fd);
+    return fn(f);
   } finally {
-    closeSync(fd);
+    f.close();
   }
 }

@@ -7,11 +7,12 @@
  * Shard names are checked to be plain files of the index's own kind inside the folder: a
  * `.safetensors` index that points at a `.bin` shard (or at `../x`) is refused.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { platform } from '#platform';
 import { CheckpointError, ConfigError } from '../core/errors.ts';
 import type { TensorEntry } from './safetensors.ts';
 import { type CheckpointFile, openCheckpoint } from './checkpoint.ts';
+
+const { basename, join } = platform.path;
 
 export interface FolderTensor {
   readonly file: CheckpointFile;
@@ -38,7 +39,7 @@ const CANDIDATES = [
 function readJson(path: string, what: string, ErrorType: typeof ConfigError | typeof CheckpointError): Record<string, unknown> {
   let v: unknown;
   try {
-    v = JSON.parse(readFileSync(path, 'utf8'));
+    v = JSON.parse(platform.readText(path));
   } catch (e) {
     throw new ErrorType(`${path}: cannot read ${what} (${(e as Error).message})`, { cause: e });
   }
@@ -60,7 +61,7 @@ function shardNames(dir: string, indexName: string, index: Record<string, unknow
   }
   for (const shard of new Set(out.values())) {
     const p = join(dir, shard);
-    if (!existsSync(p) || !statSync(p).isFile()) throw new CheckpointError(`${indexPath}: shard "${shard}" does not exist in ${dir}`);
+    if (!platform.stat(p)?.isFile) throw new CheckpointError(`${indexPath}: shard "${shard}" does not exist in ${dir}`);
   }
   return out;
 }
@@ -77,7 +78,7 @@ export function readModelConfig(dir: string): Record<string, unknown> {
 export function loadModelFolder(dir: string, options: { variant?: string } = {}): ModelFolder {
   const config = readModelConfig(dir);
   const v = options.variant ? `.${options.variant}` : '';
-  const found = CANDIDATES.map((c) => c.replace('{v}', v)).find((n) => existsSync(join(dir, n)));
+  const found = CANDIDATES.map((c) => c.replace('{v}', v)).find((n) => platform.exists(join(dir, n)));
   if (!found) throw new CheckpointError(`${dir}: no weights found; expected one of ${CANDIDATES.map((c) => c.replace('{v}', v)).join(', ')}`);
   const weightFiles: CheckpointFile[] = [];
   const tensors = new Map<string, FolderTensor>();

@@ -4,7 +4,6 @@
  * non-overlapping, inside the file, and dtype × shape = byte length.
  * Tensors are located by absolute file offset so ONNX external data can point into the file.
  */
-import { fstatSync, readSync } from 'node:fs';
 import { CheckpointError } from '../core/errors.ts';
 import { type DType, type HostArray, dtypeSize } from '../core/dtype.ts';
 import { type Shape, numel } from '../core/shape.ts';
@@ -88,16 +87,16 @@ export function parseSafetensorsHeader(path: string, headerBytes: Buffer, fileSi
 }
 
 export function openSafetensors(path: string): SafetensorsFile {
-  return withFile(path, (fd) => {
-    const fileSize = fstatSync(fd).size;
+  return withFile(path, (f) => {
+    const fileSize = f.size;
     if (fileSize < 8) fail(path, `file is ${fileSize} bytes, too short for a safetensors header`);
     const lenBuf = Buffer.alloc(8);
-    readSync(fd, lenBuf, 0, 8, 0);
+    f.read(lenBuf, 0, 8, 0);
     const n = lenBuf.readBigUInt64LE(0);
     if (n > BigInt(MAX_HEADER_BYTES)) fail(path, `safetensors header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte cap`);
     if (n > BigInt(fileSize - 8)) fail(path, `safetensors header length ${n} is larger than the file; the file is truncated or not safetensors`);
     const header = Buffer.alloc(Number(n));
-    readSync(fd, header, 0, header.length, 8);
+    f.read(header, 0, header.length, 8);
     const { metadata, entries } = parseSafetensorsHeader(path, header, fileSize);
     const tensors = new Map(entries.map((e) => [e.name, e]));
     return { path, fileSize, metadata, tensors, ...entryReaders(path, tensors) };
@@ -107,10 +106,10 @@ export function openSafetensors(path: string): SafetensorsFile {
 /** Reads one entry's bytes; a short read means the file shrank after it was opened. */
 export function readEntryBytes(path: string, e: TensorEntry): Buffer {
   const buf = Buffer.alloc(e.byteLength);
-  withFile(path, (fd) => {
+  withFile(path, (f) => {
     let done = 0;
     while (done < e.byteLength) {
-      const n = readSync(fd, buf, done, e.byteLength - done, e.offset + done);
+      const n = f.read(buf, done, e.byteLength - done, e.offset + done);
       if (n === 0) fail(path, `tensor "${e.name}": file ends before its ${e.byteLength} bytes at offset ${e.offset}; the file was truncated or changed`);
       done += n;
     }

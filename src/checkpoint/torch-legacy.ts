@@ -4,7 +4,6 @@
  * version 1001, sys_info, the object, the list of storage keys — then, per key in that order,
  * an int64 element count and the storage's raw little-endian bytes.
  */
-import { fstatSync } from 'node:fs';
 import { CheckpointError } from '../core/errors.ts';
 import { dtypeSize } from '../core/dtype.ts';
 import { entryReaders } from './safetensors.ts';
@@ -26,9 +25,9 @@ export function isLegacyTorch(head: Uint8Array): boolean {
 }
 
 export function openTorchLegacy(path: string): CheckpointFile {
-  const tensors = withFile(path, (fd) => {
-    const fileSize = fstatSync(fd).size;
-    const head = readAt(fd, fileSize, 0, Math.min(fileSize, MAX_LEGACY_PICKLE_BYTES), path, 'legacy pickles');
+  const tensors = withFile(path, (f) => {
+    const fileSize = f.size;
+    const head = readAt(f, fileSize, 0, Math.min(fileSize, MAX_LEGACY_PICKLE_BYTES), path, 'legacy pickles');
     const plain = { what: path, globals: new Map() };
     const magic = unpickle(head, plain);
     if (magic.value !== LEGACY_MAGIC) throw new CheckpointError(`${path}: not a torch.save file (bad magic number)`);
@@ -48,7 +47,7 @@ export function openTorchLegacy(path: string): CheckpointFile {
     for (const key of keys.value as string[]) {
       if (start.has(key)) throw new CheckpointError(`${path}: storage "${key}" is listed twice`);
       const s = storages.get(key)!;
-      const count = readAt(fd, fileSize, pos, 8, path, `size of storage "${key}"`).readBigInt64LE(0);
+      const count = readAt(f, fileSize, pos, 8, path, `size of storage "${key}"`).readBigInt64LE(0);
       if (count !== BigInt(s.numel)) throw new CheckpointError(`${path}: storage "${key}" holds ${count} elements but its id declares ${s.numel}`);
       start.set(key, pos + 8);
       pos += 8 + s.numel * dtypeSize(s.dtype);

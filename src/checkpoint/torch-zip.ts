@@ -20,8 +20,8 @@ export const MAX_PICKLE_BYTES = 256 * 1024 * 1024;
 
 /** Entries are in state-dict order; tensors sharing a storage may overlap. */
 export function openTorchZip(path: string): CheckpointFile {
-  const tensors = withFile(path, (fd) => {
-    const entries = readZipDirectory(fd, path);
+  const tensors = withFile(path, (f) => {
+    const entries = readZipDirectory(f, path);
     if (entries.length === 0) throw new CheckpointError(`${path}: the zip archive is empty`);
     const slash = entries[0].name.indexOf('/');
     if (slash <= 0) throw new CheckpointError(`${path}: zip entry "${entries[0].name}" is not inside an archive folder; not a torch.save checkpoint`);
@@ -31,12 +31,12 @@ export function openTorchZip(path: string): CheckpointFile {
     if (!pkl) throw new CheckpointError(`${path}: no ${prefix}data.pkl; not a torch.save checkpoint (TorchScript archives are not supported)`);
     const order = byName.get(`${prefix}byteorder`);
     if (order) {
-      const v = readStoredEntry(fd, order, path, 16).toString('latin1');
+      const v = readStoredEntry(f, order, path, 16).toString('latin1');
       if (v !== 'little') throw new CheckpointError(`${path}: byte order "${v}" is not supported (only little-endian checkpoints)`);
     }
     const what = `${path}: ${pkl.name}`;
     const { load, storages } = storageLoader(false);
-    const { value } = unpickle(readStoredEntry(fd, pkl, path, MAX_PICKLE_BYTES), { what, globals: TORCH_GLOBALS, persistentLoad: load });
+    const { value } = unpickle(readStoredEntry(f, pkl, path, MAX_PICKLE_BYTES), { what, globals: TORCH_GLOBALS, persistentLoad: load });
     const refs = stateDictTensors(value, what);
     // Every storage record must be stored and hold exactly numel × element size bytes.
     const start = new Map<string, number>();

@@ -5,8 +5,8 @@
  * the absolute offset of each entry's data so tensors can be read, or mapped, in place.
  * Nothing is decompressed: PyTorch stores its records uncompressed and callers refuse others.
  */
-import { fstatSync, readSync } from 'node:fs';
-import { crc32 } from 'node:zlib';
+import type { ReadHandle } from '../platform/types.ts';
+import { platform } from '#platform';
 import { CheckpointError } from '../core/errors.ts';
 import { writeFileAtomic } from '../core/atomic.ts';
 
@@ -42,12 +42,12 @@ function fail(path: string, msg: string): never {
 }
 
 /** Reads exactly `len` bytes at `pos` of a file of `fileSize` bytes, or throws naming `what`. */
-export function readAt(fd: number, fileSize: number, pos: number, len: number, path: string, what: string): Buffer {
+export function readAt(f: ReadHandle, fileSize: number, pos: number, len: number, path: string, what: string): Buffer {
   if (pos < 0 || len < 0 || pos + len > fileSize) fail(path, `${what} at offset ${pos} (+${len}) lies outside the ${fileSize}-byte file; the zip is truncated or corrupt`);
   const buf = Buffer.alloc(len);
   let done = 0;
   while (done < len) {
-    const n = readSync(fd, buf, done, len - done, pos + done);
+    const n = f.read(buf, done, len - done, pos + done);
     if (n === 0) fail(path, `unexpected end of file reading ${what}`);
     done += n;
   }
@@ -61,9 +61,9 @@ function u64(buf: Buffer, at: number, path: string, what: string): number {
 }
 
 /** Locates the central directory through the (ZIP64) end-of-central-directory records. */
-function findCentralDirectory(fd: number, fileSize: number, path: string) {
+function findCentralDirectory(f: ReadHandle, fileSize: number, path: string) {
   const tailLen = Math.min(fileSize, EOCD_SIZE + 0xffff);
-  const tail = readAt(fd, fileSize, fileSize - tailLen, tailLen, path, 'zip end record');
+  const tail = readAt(f, fileSize, fileSize - tailLen, tailLen, path, 'zip end record');
   let at = -1;
   // The comment length must land exactly on the end of the file; this rejects stray signatures.
   for (let i = tailLen - EOCD_SIZE; i >= 0; i--) {
@@ -77,11 +77,11 @@ function findCentralDirectory(fd: number, fileSize: number, path: string) {
   let cdOffset = tail.readUInt32LE(at + 16);
   let cdLimit = eocdPos;
   if (eocdPos >= 20) {
-    const loc = readAt(fd, fileSize, eocdPos - 20, 20, path, 'zip64 locator');
+    const loc = readAt(f, fileSize, eocdPos - 20, 20, path, 'zip64 locator');
     if (loc.readUInt32LE(0) === SIG_ZIP64_LOCATOR) {
       const z64Pos = u64(loc, 8, path, 'zip64 end record offset');
       if (z64Pos + 56 > eocdPos - 20) fail(path, `zip64 end record offset ${z64Pos} is out of place`);
-      const z = readAt(fd, fileSize, z64Pos, 56, path, 'zip64 end record');
+      const z = readAt(f, fileSize, z64Pos, 56, path, 'zip64 end record');
       if (z.readUInt32LE(0) !== SIG_ZIP64_EOCD) fail(path, 'zip64 end record has a bad signature');
       if (z.readUInt32LE(16) !== 0 || z.readUInt32LE(20) !== 0) fail(path, 'multi-disk zip archives are not supported');
       count = u64(z, 32, path, 'entry count');
@@ -98,10 +98,10 @@ function findCentralDirectory(fd: number, fileSize: number, path: string) {
 }
 
 /** Reads and validates the central directory; entries in directory order. */
-export function readZipDirectory(fd: number, path: string): ZipEntry[] {
-  const fileSize = fstatSync(fd).size;
-  const { count, cdSize, cdOffset } = findCentralDirectory(fd, fileSize, path);
-  const cd = readAt(fd, fileSize, cdOffset, cdSize, path, 'zip central directory');
+export function readZipDirectory(f: ReadHandle, path: string): ZipEntry[] {
+  const fileSize = f.size;
+  const { count, cdSize, cdOffset } = findCentralDirectory(f, fileSize, path);
+  const cd = readAt(f, fileSize, cdOffset, cdSize, path, 'zip central directory');
   const entries: ZipEntry[] = [];
   const names = new Set<string>();
   let p = 0;
@@ -143,11 +143,11 @@ export function readZipDirectory(fd: number, path: string): ZipEntry[] {
     if (disk !== 0 && disk !== 0xffff) fail(path, 'multi-disk zip archives are not supported');
     if (names.has(name)) fail(path, `zip has two entries named "${name}"`);
     names.add(name);
-    const local = readAt(fd, fileSize, localHeaderOffset, 30, path, `local header of "${name}"`);
+    const local = readAt(f, fileSize, localHeaderOffset, 30, path, `local header of "${name}"`);
     if (local.readUInt32LE(0) !== SIG_LOCAL) fail(path, `zip entry "${name}": local header has a bad signature`);
     const lNameLen = local.readUInt16LE(26);
     const lExtraLen = local.readUInt16LE(28);
-    const lName = readAt(fd, fileSize, localHeaderOffset + 30, lNameLen, path, `local name of "${name}"`).toString('utf8');
+    const lName = readAt(f, fileSize, localHeaderOffset + 30, lNameLen, path, `local name of "${name}"`).toString('utf8');
     if (lName !== name) fail(path, `zip entry "${name}": local header names "${lName}"`);
     const dataOffset = localHeaderOffset + 30 + lNameLen + lExtraLen;
     if (dataOffset + compressedSize > cdOffset) fail(path, `zip entry "${name}": its ${compressedSize} bytes at ${dataOffset} overrun the central directory; the file is truncated or corrupt`);
@@ -173,11 +173,11 @@ export function requireStored(e: ZipEntry, path: string): void {
 }
 
 /** Reads a whole stored entry and checks its CRC-32 (for small records such as data.pkl). */
-export function readStoredEntry(fd: number, e: ZipEntry, path: string, maxBytes: number): Buffer {
+export function readStoredEntry(f: ReadHandle, e: ZipEntry, path: string, maxBytes: number): Buffer {
   requireStored(e, path);
   if (e.size > maxBytes) fail(path, `zip entry "${e.name}" is ${e.size} bytes, more than the ${maxBytes} allowed`);
-  const buf = readAt(fd, fstatSync(fd).size, e.dataOffset, e.size, path, `zip entry "${e.name}"`);
-  if (crc32(buf) !== e.crc32) fail(path, `zip entry "${e.name}" fails its CRC-32 check; the file is corrupt`);
+  const buf = readAt(f, f.size, e.dataOffset, e.size, path, `zip entry "${e.name}"`);
+  if (platform.crc32(buf) !== e.crc32) fail(path, `zip entry "${e.name}" fails its CRC-32 check; the file is corrupt`);
   return buf;
 }
 
@@ -202,7 +202,7 @@ export function writeStoredZip(path: string, records: readonly ZipRecord[], alig
     const extra = Buffer.alloc(4 + pad, 'Z');
     extra.write('FB', 0, 'latin1');
     extra.writeUInt16LE(pad, 2);
-    const crc = crc32(r.data);
+    const crc = platform.crc32(r.data);
     const local = Buffer.alloc(30);
     local.writeUInt32LE(SIG_LOCAL, 0);
     local.writeUInt16LE(20, 4); // version needed

@@ -11,7 +11,7 @@ import { exportGraph } from '../export/export.ts';
 import { commonFolder } from '../export/external.ts';
 import type { Precision } from '../export/float16.ts';
 import { cachedBytes, graphKey } from '../runtime/cache.ts';
-import { createNodeSession } from '../runtime/node.ts';
+import { createSession } from '#runtime';
 import { DEFAULT_LOWERING, type LoweringTarget } from '../ops/types.ts';
 import { attentionCheckError, loweringFor, loweringKey } from './lowering.ts';
 import type { Provider, Session, SessionOptions } from '../runtime/session.ts';
@@ -69,7 +69,7 @@ export async function compileGraph(g: Graph, opts: CompileOptions = {}): Promise
   const key = compileKey(g, precision, target);
   const build = () => exportGraph(g, { precision, target }).bytes;
   const { bytes, hit } = opts.cache === false ? { bytes: build(), hit: false } : cachedBytes(key, build, opts.cacheDir);
-  const session = await createNodeSession({ bytes, externalFolder: files.length ? commonFolder(files) : null }, opts);
+  const session = await createSession({ bytes, externalFolder: files.length ? commonFolder(files) : null, externalFiles: files }, opts);
   return Object.assign(session, { key, cacheHit: hit });
 }
 

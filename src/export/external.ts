@@ -4,14 +4,15 @@
  * the deepest folder containing every weight file as
  * `session.model_external_initializers_file_folder_path` and write locations relative to it.
  */
-import { realpathSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { platform } from '#platform';
 import { CheckpointError } from '../core/errors.ts';
+
+const { dirname, isAbsolute, relative, resolve, sep } = platform.path;
 
 /** Canonical path (symlinks resolved, as onnxruntime resolves them before its check). */
 function canonical(f: string): string {
   try {
-    return realpathSync(f);
+    return platform.realpath(f);
   } catch {
     return resolve(f);
   }
@@ -35,12 +36,8 @@ export function externalLocation(folder: string, file: string, offset: number, l
   const loc = relative(folder, canonical(file)).split(sep).join('/');
   if (loc === '' || isAbsolute(loc) || loc.split('/').includes('..'))
     throw new CheckpointError(`tensor "${tensor}": weight file ${file} is not inside the external-data folder ${folder}`);
-  let size: number;
-  try {
-    size = statSync(resolve(file)).size;
-  } catch (e) {
-    throw new CheckpointError(`tensor "${tensor}": weight file ${file} does not exist or cannot be read`, { cause: e });
-  }
+  const size = platform.stat(resolve(file))?.size;
+  if (size === undefined) throw new CheckpointError(`tensor "${tensor}": weight file ${file} does not exist or cannot be read`);
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size)
     throw new CheckpointError(`tensor "${tensor}": bytes ${offset}..${offset + length} lie outside ${file} (${size} bytes)`);
   return loc;

@@ -2,7 +2,7 @@
  * Stable text form of a graph: the same trace gives the same text, byte for byte. It is
  * the key of the compiled-graph cache (with the weight files' identity) and a debugging aid.
  */
-import { createHash } from 'node:crypto';
+import { platform } from '#platform';
 import type { HostArray } from '../core/dtype.ts';
 import { type Graph, type Value, fmtType } from './graph.ts';
 
@@ -10,7 +10,7 @@ function fmtAttr(v: unknown): string {
   if (ArrayBuffer.isView(v)) {
     const a = v as HostArray;
     const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-    return `<${a.constructor.name} ${a.length} sha256:${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}>`;
+    return `<${a.constructor.name} ${a.length} sha256:${platform.sha256Hex(bytes).slice(0, 16)}>`;
   }
   if (Array.isArray(v)) return `[${v.map(fmtAttr).join(',')}]`;
   if (v !== null && typeof v === 'object') return `{${Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => `${k}:${fmtAttr(x)}`).join(',')}}`;

@@ -6,9 +6,7 @@
  * PASD and PASD-light share the ControlNet; the UNet class follows the weights (PASD-light's
  * transformer blocks carry `attn2_plus`), as test_pasd.py's `--use_pasd_light` picks it.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { platform } from '#platform';
 import { loadModelFolder, readModelConfig } from '../checkpoint/folder.ts';
 import { parseClipTextConfig } from '../config/clip.ts';
 import { parseControlNetConfig, parseUNetConfig } from '../config/unet.ts';
@@ -25,6 +23,8 @@ import { ClipTokenizer } from '../tokenizer/clip_tokenizer.ts';
 import { type PersonalizeSpec, personalize } from './personalize.ts';
 import type { DenoisingUNet } from './denoiser.ts';
 import { OPTIONS, OPTION_KEYS, type OptionKey, type RunSettings, valueProblem } from './options.ts';
+
+const { dirname, join } = platform.path;
 
 export interface ComponentPaths {
   unet: string;
@@ -73,7 +73,7 @@ export const SD15_SCHEDULER_CONFIG = Object.freeze({
  */
 export const COLORIZATION_SCHEDULER_CONFIG = Object.freeze({ ...SD15_SCHEDULER_CONFIG, rescale_betas_zero_snr: true, timestep_spacing: 'trailing' });
 
-const hasSchedulerConfig = (dir: string) => existsSync(join(dir, 'scheduler_config.json'));
+const hasSchedulerConfig = (dir: string) => platform.exists(join(dir, 'scheduler_config.json'));
 
 /**
  * Component folders of a PASD checkpoint folder + an SD1.5 base folder. The colorization
@@ -85,7 +85,7 @@ export function componentPaths(model: string, base: string): ComponentPaths {
     unet: join(model, 'unet'), controlnet: join(model, 'controlnet'),
     vae: join(base, 'vae'), textEncoder: join(base, 'text_encoder'), tokenizer: join(base, 'tokenizer'),
   };
-  const missing = Object.entries(p).filter(([, dir]) => !existsSync(dir)).map(([k, dir]) => `${k} (${dir})`);
+  const missing = Object.entries(p).filter(([, dir]) => !platform.exists(dir)).map(([k, dir]) => `${k} (${dir})`);
   if (missing.length) throw new InputError(`model folders are missing components: ${missing.join(', ')}; --model needs unet/ and controlnet/, --base needs vae/, text_encoder/ and tokenizer/`);
   const sched = join(base, 'scheduler');
   if (hasSchedulerConfig(sched)) p.scheduler = sched;
@@ -95,7 +95,7 @@ export function componentPaths(model: string, base: string): ComponentPaths {
 }
 
 /** The mini model shipped in the package (models/pasd-mini, see its MODEL_CARD.md). */
-const MINI_MODEL = fileURLToPath(new URL('../../models/pasd-mini/', import.meta.url));
+const MINI_MODEL = platform.packagePath('models/pasd-mini');
 
 /** Component folders of the shipped mini model: what `pasd upscale` runs without --model/--base. */
 export function defaultModelPaths(): ComponentPaths {
@@ -109,7 +109,7 @@ export function defaultModelPaths(): ComponentPaths {
  */
 export function defaultModelOptions(): Partial<RunSettings> {
   const file = join(MINI_MODEL, 'defaults.json');
-  const raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  const raw = JSON.parse(platform.readText(file)) as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw)) {
     if (k.startsWith('_')) continue;
@@ -135,7 +135,7 @@ function readSchedulerConfig(dir: string | undefined, fallback: Readonly<Record<
   if (!dir) return { ...fallback };
   const file = join(dir, 'scheduler_config.json');
   try {
-    return JSON.parse(readFileSync(file, 'utf8'));
+    return JSON.parse(platform.readText(file));
   } catch (e) {
     throw new ConfigError(`${file}: not valid JSON (${(e as Error).message})`);
   }

@@ -19,9 +19,7 @@
  * checkpoint (the original's `from_pretrained_orig` leaves them at their random init); a
  * checkpoint whose keys or shapes do not fit raises instead of being partly applied.
  */
-import { createHash } from 'node:crypto';
-import { mkdirSync, realpathSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { platform } from '#platform';
 import { type CheckpointFile, openCheckpoint } from '../checkpoint/checkpoint.ts';
 import { loadModelFolder } from '../checkpoint/folder.ts';
 import { type KeyMapping, type KeyTable, type UNetLayout, type VaeLayout, ldmToDiffusers, textEncoderKeyTable, unetKeyTable, vaeKeyTable } from '../checkpoint/ldm-keys.ts';
@@ -82,13 +80,9 @@ interface Recipe {
 
 /** Which personalized source a path is, by the original's rules: folder, LoRA (every key has "lora"), or single file. */
 export function classifyPersonalizedModel(path: string): 'unetFolder' | 'lora' | 'singleFile' {
-  let dir: boolean;
-  try {
-    dir = statSync(path).isDirectory();
-  } catch (e) {
-    throw new ConfigError(`personalized model ${path}: does not exist (${(e as Error).message})`, { cause: e });
-  }
-  if (dir) return 'unetFolder';
+  const st = platform.stat(path);
+  if (!st) throw new ConfigError(`personalized model ${path}: does not exist`);
+  if (st.isDirectory) return 'unetFolder';
   return isLoraFile(openCheckpoint(path).tensors.keys()) ? 'lora' : 'singleFile';
 }
 
@@ -127,7 +121,7 @@ export function personalize(base: PersonalizeBase, spec: PersonalizeSpec): Perso
 
   let cacheFile: string | null = null;
   if (recipes.size) {
-    cacheFile = materialise(recipes, spec.cacheDir ?? join(cacheDir(), 'personalized'));
+    cacheFile = materialise(recipes, spec.cacheDir ?? platform.path.join(cacheDir(), 'personalized'));
     const written = openSafetensors(cacheFile);
     for (const [name, r] of recipes) maps[r.component]!.set(r.key, storedTensor(cacheFile, written.tensors.get(name)!));
   }
@@ -224,9 +218,10 @@ function compute(r: Recipe): Float32Array {
 /** Identity of a tensor's bytes for the cache key: file path, size, mtime and range, or a hash of host data. */
 function sourceId(t: StoredTensor): string {
   const s = t.source;
-  if (s.kind === 'host') return `host:${s.dtype}:${createHash('sha256').update(new Uint8Array(s.data.buffer, s.data.byteOffset, s.data.byteLength)).digest('hex')}`;
-  const st = statSync(s.path);
-  return `file:${realpathSync(s.path)}:${st.size}:${st.mtimeMs}:${s.offset}:${s.byteLength}:${s.dtype}:${fmtShape(t.shape)}`;
+  if (s.kind === 'host') return `host:${s.dtype}:${platform.sha256Hex(new Uint8Array(s.data.buffer, s.data.byteOffset, s.data.byteLength))}`;
+  const st = platform.stat(s.path);
+  if (!st) throw new CheckpointError(`${s.path}: weight file is gone`);
+  return `file:${platform.realpath(s.path)}:${st.size}:${st.mtimeMs}:${s.offset}:${s.byteLength}:${s.dtype}:${fmtShape(t.shape)}`;
 }
 
 function recipeText(name: string, r: Recipe): string {
@@ -238,9 +233,8 @@ function recipeText(name: string, r: Recipe): string {
 /** Writes the recipes' values once into `<dir>/<hash>.safetensors` (reused when it is already there and fits). */
 function materialise(recipes: ReadonlyMap<string, Recipe>, dir: string): string {
   const names = [...recipes.keys()].sort();
-  const hash = createHash('sha256').update('pasd-personalize-v1\n');
-  for (const n of names) hash.update(`${recipeText(n, recipes.get(n)!)}\n`);
-  const path = resolve(dir, `${hash.digest('hex').slice(0, 32)}.safetensors`);
+  const text = ['pasd-personalize-v1', ...names.map((n) => recipeText(n, recipes.get(n)!))].map((l) => `${l}\n`).join('');
+  const path = platform.path.resolve(dir, `${platform.sha256Hex(text).slice(0, 32)}.safetensors`);
   try {
     const f = openSafetensors(path);
     if (names.every((n) => f.tensors.get(n)?.dtype === 'float32' && shapeEq(f.tensors.get(n)!.shape, recipes.get(n)!.shape))) return path;
@@ -248,7 +242,7 @@ function materialise(recipes: ReadonlyMap<string, Recipe>, dir: string): string 
     // not cached yet (or unreadable): write it below
   }
   try {
-    mkdirSync(dir, { recursive: true });
+    platform.mkdirp(dir);
   } catch (e) {
     throw new CheckpointError(`personalized-weights cache ${dir}: cannot create the folder (${(e as Error).message}); set PASD_CACHE_DIR to a writable folder`, { cause: e });
   }

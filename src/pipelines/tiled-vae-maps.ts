@@ -4,9 +4,8 @@
  * resident memory stays bounded whatever the image size. Also the exact GroupNorm statistics
  * accumulated while tiles are written.
  */
-import { closeSync, ftruncateSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { platform } from '#platform';
+import type { ScratchFile } from '../platform/types.ts';
 import { InputError } from '../core/errors.ts';
 
 /**
@@ -21,7 +20,7 @@ export class FeatureMap {
     readonly h: number,
     readonly w: number,
     private ram: Float32Array | null,
-    private fd: number | null,
+    private file: ScratchFile | null,
     private readonly onRelease: () => void,
   ) {}
 
@@ -32,18 +31,16 @@ export class FeatureMap {
   }
 
   static inFile(c: number, h: number, w: number, path: string, onRelease: () => void): FeatureMap {
-    const fd = openSync(path, 'w+');
-    ftruncateSync(fd, c * h * w * 4);
-    return new FeatureMap(c, h, w, null, fd, () => {
-      closeSync(fd);
-      rmSync(path, { force: true });
+    const file = platform.scratchFile(path, c * h * w * 4);
+    return new FeatureMap(c, h, w, null, file, () => {
+      file.dispose();
       onRelease();
     });
   }
 
   /** The same storage seen as [1, H·W, C] (token ranges become column ranges); valid while this map is. */
   flat(): FeatureMap {
-    return new FeatureMap(this.c, 1, this.h * this.w, this.ram, this.fd, () => {});
+    return new FeatureMap(this.c, 1, this.h * this.w, this.ram, this.file, () => {});
   }
 
   /** The whole map, [H, W, C] (in-memory maps return their own array). */
@@ -78,23 +75,23 @@ export class FeatureMap {
 
   release(): void {
     this.ram = null;
-    this.fd = null;
+    this.file = null;
     this.onRelease();
   }
 
   private copyOut(dst: Float32Array, at: number, from: number, n: number): void {
     if (this.ram) dst.set(this.ram.subarray(from, from + n), at);
-    else readSync(this.handle(), new Uint8Array(dst.buffer, dst.byteOffset + at * 4, n * 4), 0, n * 4, from * 4);
+    else this.handle().read(new Uint8Array(dst.buffer, dst.byteOffset + at * 4, n * 4), from * 4);
   }
 
   private copyIn(src: Float32Array, from: number, at: number, n: number): void {
     if (this.ram) this.ram.set(src.subarray(from, from + n), at);
-    else writeSync(this.handle(), new Uint8Array(src.buffer, src.byteOffset + from * 4, n * 4), 0, n * 4, at * 4);
+    else this.handle().write(new Uint8Array(src.buffer, src.byteOffset + from * 4, n * 4), at * 4);
   }
 
-  private handle(): number {
-    if (this.fd === null) throw new InputError('feature map used after release');
-    return this.fd;
+  private handle(): ScratchFile {
+    if (this.file === null) throw new InputError('feature map used after release');
+    return this.file;
   }
 }
 
@@ -109,7 +106,7 @@ export class MapPool {
   /** Largest number of bytes held in memory at once (for reports and tests). */
   peakRam = 0;
 
-  constructor(private readonly ramBudget: number, private readonly spillRoot: string = tmpdir()) {}
+  constructor(private readonly ramBudget: number, private readonly spillRoot?: string) {}
 
   create(c: number, h: number, w: number): FeatureMap {
     const bytes = c * h * w * 4;
@@ -118,8 +115,8 @@ export class MapPool {
       this.peakRam = Math.max(this.peakRam, this.ramInUse);
       return FeatureMap.inMemory(c, h, w, undefined, () => { this.ramInUse -= bytes; });
     }
-    this.dir ??= mkdtempSync(join(this.spillRoot, 'pasd-tiled-vae-'));
-    return FeatureMap.inFile(c, h, w, join(this.dir, `map-${this.files++}.f32`), () => {});
+    this.dir ??= platform.makeTempDir('pasd-tiled-vae-', this.spillRoot);
+    return FeatureMap.inFile(c, h, w, platform.path.join(this.dir, `map-${this.files++}.f32`), () => {});
   }
 
   /** Whether any map went to a file. */
@@ -128,7 +125,7 @@ export class MapPool {
   }
 
   dispose(): void {
-    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    if (this.dir) platform.remove(this.dir);
     this.dir = null;
   }
 }

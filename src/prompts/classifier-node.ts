@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../core/errors.ts';
-import { createNodeSession } from '../runtime/node.ts';
+import { createSession } from '../runtime/node.ts';
 import type { SessionOptions } from '../runtime/session.ts';
 import { ImageClassifier, checkClassifier, classifierSignature } from './classifier.ts';
 import { type ClassifierPreprocess, RESNET50_PREPROCESS, parsePreprocess } from './preprocess.ts';
@@ -54,6 +54,6 @@ export async function loadClassifier(dir: string, opts: SessionOptions & { thres
   checkClassifier(signature, labels, preprocess, modelPath);
   const { threshold, ...sessionOptions } = opts;
   // External-data locations are relative to the model's folder (onnxruntime wants it canonical).
-  const session = await createNodeSession({ bytes, externalFolder: realpathSync(dir) }, sessionOptions);
+  const session = await createSession({ bytes, externalFolder: realpathSync(dir) }, sessionOptions);
   return new ImageClassifier(session, signature, labels, preprocess, threshold);
 }

@@ -1,5 +1,5 @@
 /**
- * onnxruntime-node adapter — the only place that imports onnxruntime in Node.
+ * onnxruntime-node adapter of `#runtime` (web.ts is the browser's) — the only place that imports onnxruntime in Node.
  * CPU by default; CUDA and WebGPU are opt-in and fail with a ProviderError that names the
  * provider, the reason and what to do.
  *
@@ -56,7 +56,7 @@ export function providerFailure(p: Provider, e: unknown): ProviderError | null {
   return null;
 }
 
-export async function createNodeSession(model: ModelArtifact, opts: SessionOptions = {}): Promise<Session> {
+export async function createSession(model: ModelArtifact, opts: SessionOptions = {}): Promise<Session> {
   const provider = opts.provider ?? 'cpu';
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: providerList(provider),

@@ -26,6 +26,8 @@ export interface SessionOptions {
 export interface ModelArtifact {
   readonly bytes: Uint8Array;
   readonly externalFolder: string | null;
+  /** The weight files the external-data locations (relative to `externalFolder`) point into; the web adapter hands their bytes to onnxruntime-web (Node maps them itself). */
+  readonly externalFiles?: readonly string[];
 }
 
 export interface Session {

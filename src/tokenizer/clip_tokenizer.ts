@@ -19,13 +19,14 @@
  * of the text like bos/eos (every `!` becomes id 0, never BPE-merged; huggingface/diffusers#4153).
  * The other names (bos `<|startoftext|>`, eos = unk `<|endoftext|>`) are fixed in CLIPTokenizer's code.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { platform } from '#platform';
 import { ConfigError, InputError } from '../core/errors.ts';
 import type { Shape } from '../core/shape.ts';
 import { basicClean } from './basic_clean.ts';
 import { type MergeRanks, bpeWord, bytesToUnicode } from './bpe.ts';
 import { fixText } from './text_fix.ts';
+
+const { join } = platform.path;
 
 /** How many merges CLIP uses: vocabulary 49408 = 256 bytes + 256 `</w>` bytes + merges + 2 specials. */
 export const CLIP_NUM_MERGES = 49152 - 256 - 2;
@@ -72,7 +73,7 @@ export interface ClipBatch {
 function readText(dir: string, name: string): string {
   const path = join(dir, name);
   try {
-    return readFileSync(path, 'utf8');
+    return platform.readText(path);
   } catch (e) {
     throw new ConfigError(
       `${path}: cannot read the tokenizer's ${name} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); ` +
@@ -89,10 +90,10 @@ function readText(dir: string, name: string): string {
 export function padTokenOf(dir: string): string | undefined {
   for (const name of ['special_tokens_map.json', 'tokenizer_config.json']) {
     const path = join(dir, name);
-    if (!existsSync(path)) continue;
+    if (!platform.exists(path)) continue;
     let json: unknown;
     try {
-      json = JSON.parse(readFileSync(path, 'utf8'));
+      json = JSON.parse(platform.readText(path));
     } catch (e) {
       throw new ConfigError(`${path}: not valid JSON (${(e as Error).message})`, { cause: e });
     }

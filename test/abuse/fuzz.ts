@@ -6,7 +6,7 @@
  * `scripts/fuzz.ts` runs as many as asked by hand.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { openSafetensors } from '../../src/checkpoint/safetensors.ts';
@@ -14,6 +14,7 @@ import { serializeSafetensors } from '../../src/checkpoint/safetensors-write.ts'
 import { openTorchZip } from '../../src/checkpoint/torch-zip.ts';
 import { writeTorchZip } from '../../src/checkpoint/torch-zip-write.ts';
 import { readZipDirectory, readStoredEntry } from '../../src/checkpoint/zip.ts';
+import { withFile } from '../../src/checkpoint/file.ts';
 import { parseClipTextConfig } from '../../src/config/clip.ts';
 import { parseControlNetConfig, parseUNetConfig } from '../../src/config/unet.ts';
 import { parsePixelShuffleConfig, parseVaeConfig } from '../../src/config/vae.ts';
@@ -140,12 +141,9 @@ export async function fuzzAll(count: number, seed: number, scratch: string): Pro
   }));
   results.push(await drive('zip directory', count, () => {
     const p = file('zip', mutate(torchZip, rnd));
-    const fd = openSync(p, 'r');
-    try {
-      for (const e of readZipDirectory(fd, p)) if (e.name.endsWith('.pkl')) readStoredEntry(fd, e, p, 1 << 20);
-    } finally {
-      closeSync(fd);
-    }
+    withFile(p, (f) => {
+      for (const e of readZipDirectory(f, p)) if (e.name.endsWith('.pkl')) readStoredEntry(f, e, p, 1 << 20);
+    });
   }));
   results.push(await drive('torch zip + pickle', count, () => {
     const f = openTorchZip(file('torch', mutate(torchZip, rnd)));

@@ -5,12 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, lstatSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSafetensors } from '../../src/checkpoint/safetensors.ts';
 import { serializeSafetensors } from '../../src/checkpoint/safetensors-write.ts';
 import { readZipDirectory, requireStored, writeStoredZip } from '../../src/checkpoint/zip.ts';
+import { withFile } from '../../src/checkpoint/file.ts';
 import { parseClipTextConfig } from '../../src/config/clip.ts';
 import { parseUNetConfig } from '../../src/config/unet.ts';
 import { CheckpointError, ConfigError } from '../../src/core/errors.ts';
@@ -57,13 +58,10 @@ test('a stored zip entry whose sizes disagree is named as such, not as compresse
   const cd = bytes.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
   bytes.writeUInt32LE(99, cd + 20); // compressed size ≠ size, method still 0
   writeFileSync(path, bytes);
-  const fd = openSync(path, 'r');
-  try {
-    const [e] = readZipDirectory(fd, path);
+  withFile(path, (f) => {
+    const [e] = readZipDirectory(f, path);
     assert.throws(() => requireStored(e, path), (err: Error) => err instanceof CheckpointError && /stored \(method 0\) but its sizes disagree: 99 bytes stored, 100 declared/.test(err.message));
-  } finally {
-    closeSync(fd);
-  }
+  });
 });
 
 test('config values are bounded before anything is built', () => {

@@ -20,7 +20,7 @@ import { attr, decodeModel, encodeModel, valueInfo } from '../../src/onnx/encode
 import { OnnxDataType } from '../../src/onnx/schema.ts';
 import type { OnnxGraph } from '../../src/onnx/types.ts';
 import { Denoiser } from '../../src/pipelines/denoiser.ts';
-import { createNodeSession } from '../../src/runtime/node.ts';
+import { createSession } from '../../src/runtime/node.ts';
 import type { HostTensor } from '../../src/runtime/session.ts';
 
 const FIXTURES = resolve(process.cwd(), '../shared/fixtures');
@@ -88,7 +88,7 @@ test('toFloat16: inputs and outputs stay float32, constants become float16, pinn
   const resize = g.node.find((n) => n.opType === 'Resize')!;
   assert.deepEqual(resize.input, ['s', '', 'scales']);
   // onnxruntime accepts the model (type inference would refuse mixed float types) and computes in float16.
-  const s = await createNodeSession({ bytes: encodeModel(g), externalFolder: null }, { threads: 1, optimization: 'disabled' });
+  const s = await createSession({ bytes: encodeModel(g), externalFolder: null }, { threads: 1, optimization: 'disabled' });
   try {
     const x = Float32Array.of(1.2345, 3.3, -7e-4);
     const r = await s.run({ x: { dtype: 'float32', shape: [1, 1, 1, 3], data: x } });
@@ -131,7 +131,7 @@ test('toFloat16: what integer inputs and constants alone compute stays float32, 
   assert.equal(g.initializer.find((t) => t.name === 'freq')!.dataType, FLOAT);
   assert.deepEqual(byOut.get('emb::float16')!.input, ['emb']); // one cast where the float16 part reads it
   assert.deepEqual(byOut.get('y::float16')!.input, ['x::float16', 'emb::float16']);
-  const s = await createNodeSession({ bytes: encodeModel(g), externalFolder: null }, { threads: 1, optimization: 'disabled' });
+  const s = await createSession({ bytes: encodeModel(g), externalFolder: null }, { threads: 1, optimization: 'disabled' });
   try {
     const r = await s.run({ t: { dtype: 'int64', shape: [1], data: BigInt64Array.of(999n) }, x: { dtype: 'float32', shape: [2], data: Float32Array.of(0.25, -0.5) } });
     const y = r.y.data as Float32Array;
@@ -209,7 +209,7 @@ test('PASD ControlNet + UNet in fp16: file weights cast once, Casts to float16 b
   };
   const want = f.readF32('output.noise_pred');
   const maxDiff = async (bytes: Uint8Array) => {
-    const s = await createNodeSession({ bytes, externalFolder: e32.externalFolder }, { threads: 1 });
+    const s = await createSession({ bytes, externalFolder: e32.externalFolder }, { threads: 1 });
     try {
       const got = (await s.run(feeds)).noise_pred.data as Float32Array;
       return got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i])), 0);

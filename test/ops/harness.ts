@@ -13,7 +13,7 @@ import { Graph, type Value } from '../../src/ir/graph.ts';
 import { evaluateRef } from '../../src/ops/evaluate.ts';
 import { Tensor, constOf } from '../../src/ops/tensor.ts';
 import type { RefTensor } from '../../src/ops/types.ts';
-import { createNodeSession } from '../../src/runtime/node.ts';
+import { createSession } from '../../src/runtime/node.ts';
 
 /** Small deterministic PRNG for test data (mulberry32). */
 export function rng(seed: number): () => number {
@@ -86,7 +86,7 @@ export async function checkForward(specs: readonly InputSpec[], build: Build, to
   const { g, xs, outs } = trace(specs, build);
   g.setOutputs(Object.fromEntries(outs.map((t, i) => [`y${i}`, t.value])));
   const model = exportGraph(g);
-  const session = await createNodeSession(model, { threads: 1 });
+  const session = await createSession(model, { threads: 1 });
   const feeds = Object.fromEntries(xs.map((x, i) => [`x${i}`, { dtype: x.dtype, shape: x.shape, data: hostArray(data[i], x.dtype) }]));
   const got = await session.run(feeds);
   await session.release();

@@ -2,8 +2,7 @@
  * The model-family registry: the first family whose `matches` accepts the checkpoint's UNet
  * config is used (SD1.5 last: it takes every UNet without an addition embedding).
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { platform } from '#platform';
 import { readModelConfig } from '../../checkpoint/folder.ts';
 import { type UNetConfig, parseUNetConfig } from '../../config/unet.ts';
 import { UnsupportedError } from '../../core/errors.ts';
@@ -11,6 +10,8 @@ import type { ComponentPaths } from '../load.ts';
 import { sd15 } from './sd15/index.ts';
 import { sdxl } from './sdxl/index.ts';
 import type { ModelFamily } from './types.ts';
+
+const { join } = platform.path;
 
 export const FAMILIES: readonly ModelFamily[] = [sdxl, sd15];
 
@@ -22,7 +23,7 @@ export function familyOf(unet: UNetConfig): ModelFamily {
 
 /** The family of a UNet folder's config.json; SD1.5 when the folder has none (its loader then reports what is missing). */
 export function familyOfUNetFolder(dir: string): ModelFamily {
-  if (!existsSync(join(dir, 'config.json'))) return sd15;
+  if (!platform.exists(join(dir, 'config.json'))) return sd15;
   return familyOf(parseUNetConfig(readModelConfig(dir), `${dir}/config.json`, () => {}));
 }
 

@@ -5,8 +5,7 @@
  * (test_pasd_sdxl.py reads the checkpoint's scheduler; we fall back to the base's, then to
  * SDXL base 1.0's EulerDiscreteScheduler config).
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { platform } from '#platform';
 import { loadModelFolder } from '../../../checkpoint/folder.ts';
 import { parseClipTextConfig } from '../../../config/clip.ts';
 import { ConfigError, InputError, UnsupportedError } from '../../../core/errors.ts';
@@ -14,6 +13,8 @@ import { storedTensors } from '../../../engine/weights.ts';
 import { CLIPTextModelWithProjection } from '../../../models/clip/clip-text-projection.ts';
 import { ClipTokenizer, padTokenOf } from '../../../tokenizer/clip_tokenizer.ts';
 import { type ComponentPaths, type LoadOptions, type PasdComponents, loadComponents } from '../../load.ts';
+
+const { join } = platform.path;
 
 export interface SdxlPaths extends ComponentPaths {
   textEncoder2: string;
@@ -33,7 +34,7 @@ export const SDXL_SCHEDULER_CONFIG = Object.freeze({
   steps_offset: 1, timestep_spacing: 'leading', trained_betas: null, use_karras_sigmas: false, clip_sample: false,
 });
 
-const hasScheduler = (dir: string) => existsSync(join(dir, 'scheduler_config.json'));
+const hasScheduler = (dir: string) => platform.exists(join(dir, 'scheduler_config.json'));
 
 export function sdxlComponentPaths(model: string, base: string): SdxlPaths {
   const p: SdxlPaths = {
@@ -41,7 +42,7 @@ export function sdxlComponentPaths(model: string, base: string): SdxlPaths {
     vae: join(base, 'vae'), textEncoder: join(base, 'text_encoder'), tokenizer: join(base, 'tokenizer'),
     textEncoder2: join(base, 'text_encoder_2'), tokenizer2: join(base, 'tokenizer_2'),
   };
-  const missing = Object.entries(p).filter(([, dir]) => !existsSync(dir)).map(([k, dir]) => `${k} (${dir})`);
+  const missing = Object.entries(p).filter(([, dir]) => !platform.exists(dir)).map(([k, dir]) => `${k} (${dir})`);
   if (missing.length) throw new InputError(`PASD-SDXL model folders are missing components: ${missing.join(', ')}; --model needs unet/ and controlnet/, --base (SDXL base) needs vae/, text_encoder/, tokenizer/, text_encoder_2/ and tokenizer_2/`);
   const sched = [join(model, 'scheduler'), join(base, 'scheduler')].find(hasScheduler);
   if (sched) p.scheduler = sched;
@@ -62,7 +63,7 @@ export function loadSdxlComponents(p: ComponentPaths, options: LoadOptions): Sdx
   const te2 = loadModelFolder(p.textEncoder2);
   const textEncoder2 = new CLIPTextModelWithProjection(parseClipTextConfig(te2.config, `${p.textEncoder2}/config.json`, options.warn)).nameTree('text_encoder_2');
   textEncoder2.loadWeights(storedTensors(...te2.weightFiles), { what: `text_encoder_2 (${p.textEncoder2})` });
-  const ownVocab = existsSync(join(p.tokenizer2, 'vocab.json'));
+  const ownVocab = platform.exists(join(p.tokenizer2, 'vocab.json'));
   const tokenizer2 = ClipTokenizer.fromFolder(ownVocab ? p.tokenizer2 : p.tokenizer, { padToken: padTokenOf(p.tokenizer2) });
   return { ...c, schedulerConfig: p.scheduler ? c.schedulerConfig : { ...SDXL_SCHEDULER_CONFIG }, textEncoder2, tokenizer2 };
 }
