@@ -87,13 +87,18 @@ export async function probeProvider(choice: RuntimeChoice): Promise<void> {
 
 /** Largest error of the fused attention on the adapter that still counts as right (float32 rounding is ~1e-7). */
 const FUSED_ATTENTION_TOLERANCE = 1e-5;
-let fusedCheck: Promise<boolean> | null = null;
+let fusedCheck: Promise<number> | null = null;
 
 /**
  * Whether this process's WebGPU adapter computes onnxruntime's fused MultiHeadAttention right
  * (lowering.ts): checked once, on a one-node graph against the float64 reference.
  */
-export function fusedAttentionWorks(): Promise<boolean> {
+export async function fusedAttentionWorks(): Promise<boolean> {
+  return (await fusedAttentionError()) <= FUSED_ATTENTION_TOLERANCE;
+}
+
+/** The largest error of the fused MultiHeadAttention on this process's WebGPU adapter (the check above; measured once). */
+export function fusedAttentionError(): Promise<number> {
   fusedCheck ??= attentionCheckError(async (g, feeds) => {
     const s = await compileGraph(g, { provider: 'webgpu', lowering: { attention: { kind: 'fused' }, groupNorm: 'native' }, cache: false });
     try {
@@ -102,6 +107,6 @@ export function fusedAttentionWorks(): Promise<boolean> {
     } finally {
       await s.release();
     }
-  }).then((e) => e <= FUSED_ATTENTION_TOLERANCE);
+  });
   return fusedCheck;
 }

@@ -21,74 +21,17 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import sharp from 'sharp';
 import { writeFileAtomic } from '../core/atomic.ts';
-import { InputError, ShapeError } from '../core/errors.ts';
-import { makeImage, type Image, type RgbImage } from './image.ts';
+import { InputError } from '../core/errors.ts';
+import type { Image } from './image.ts';
+import { DECODABLE, DEFAULT_MAX_PIXELS, type DecodeOptions, type DecodedImage, type EncodeFormat, type EncodeOptions, checkMaxPixels, checkSize, decoded, encodable } from './codec.ts';
 
-/** 8192 × 8192 = 67 MP: ~200 MB as RGB bytes, ~800 MB as float32 tensors. */
-export const DEFAULT_MAX_PIXELS = 8192 * 8192;
-
-/** Containers we decode. SVG/PDF and others that sharp could open are refused on purpose. */
-const DECODABLE = new Set(['png', 'jpeg', 'webp', 'gif', 'tiff']);
-
-export type AlphaMode = 'separate' | 'composite';
-
-export interface DecodeOptions {
-  /** Largest width·height accepted; raise it for bigger inputs, `Infinity` removes the cap. */
-  maxPixels?: number;
-  /** What to do with an alpha channel (see the file comment). Default 'separate'. */
-  alpha?: AlphaMode;
-  /** RGB background for `alpha: 'composite'`. Default white. */
-  background?: readonly [number, number, number];
-  /** Apply the EXIF orientation. Default true. */
-  autoOrient?: boolean;
-  /** Name used in error messages when decoding bytes (readImage passes the path). */
-  name?: string;
-}
-
-export interface DecodedImage {
-  readonly rgb: RgbImage;
-  /** The alpha channel as a 1-channel image, or null if the input has none or was composited. */
-  readonly alpha: Image | null;
-  /** sharp's container name: png, jpeg, webp, gif, tiff. */
-  readonly format: string;
-}
-
-function checkMaxPixels(maxPixels: number): void {
-  if (!(maxPixels > 0)) throw new InputError(`decode: maxPixels must be a positive number or Infinity, got ${maxPixels}`);
-}
-
-/** Splits decoded interleaved bytes with 1–4 channels into RGB (L replicated) and alpha. */
-function splitChannels(data: Uint8Array, w: number, h: number, c: number): { rgb: Uint8Array; alpha: Uint8Array | null } {
-  const colour = c >= 3 ? 3 : 1;
-  const n = w * h;
-  const rgb = new Uint8Array(n * 3);
-  const alpha = c === 2 || c === 4 ? new Uint8Array(n) : null;
-  for (let i = 0; i < n; i++) {
-    for (let k = 0; k < 3; k++) rgb[i * 3 + k] = data[i * c + (colour === 3 ? k : 0)];
-    if (alpha) alpha[i] = data[i * c + colour];
-  }
-  return { rgb, alpha };
-}
-
-/** `c·a + bg·(1-a)` per channel, rounded, on 8-bit values. */
-export function compositeOver(rgb: RgbImage, alpha: Image, background: readonly [number, number, number]): RgbImage {
-  if (alpha.channels !== 1 || alpha.width !== rgb.width || alpha.height !== rgb.height) {
-    throw new ShapeError(`compositeOver: alpha must be 1 channel of ${rgb.width}x${rgb.height}, got ${alpha.channels} of ${alpha.width}x${alpha.height}`);
-  }
-  const out = new Uint8Array(rgb.data.length);
-  for (let i = 0; i < alpha.data.length; i++) {
-    const a = alpha.data[i];
-    for (let k = 0; k < 3; k++) out[i * 3 + k] = Math.round((rgb.data[i * 3 + k] * a + background[k] * (255 - a)) / 255);
-  }
-  return makeImage(rgb.width, rgb.height, 3, out) as RgbImage;
-}
+export { DEFAULT_MAX_PIXELS, compositeOver, type AlphaMode, type DecodeOptions, type DecodedImage, type EncodeFormat, type EncodeOptions } from './codec.ts';
 
 /** Decodes PNG/JPEG/WebP/GIF/TIFF bytes (first frame). Throws InputError naming `opts.name`. */
 export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): Promise<DecodedImage> {
   const name = opts.name ?? '<buffer>';
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
   checkMaxPixels(maxPixels);
-  const background = opts.background ?? [255, 255, 255];
   if (bytes.length === 0) throw new InputError(`${name}: the file is empty`);
 
   let meta: sharp.Metadata;
@@ -102,13 +45,7 @@ export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): 
   }
   const width = meta.width;
   const height = meta.pageHeight ?? meta.height;
-  if (!(width > 0 && height > 0)) throw new InputError(`${name}: the image has zero size (${width}x${height})`);
-  if (width * height > maxPixels) {
-    throw new InputError(
-      `${name}: ${width}x${height} = ${width * height} pixels exceeds the cap of ${maxPixels} pixels; ` +
-        `raise maxPixels (CLI: --max-pixels) to process it`,
-    );
-  }
+  checkSize(name, width, height, maxPixels);
 
   let raw: { data: Buffer; info: sharp.OutputInfo };
   try {
@@ -123,13 +60,7 @@ export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): 
     throw new InputError(`${name}: corrupt or truncated ${meta.format} image (${(e as Error).message})`, { cause: e });
   }
   const { width: w, height: h, channels: c } = raw.info;
-  const { rgb, alpha } = splitChannels(new Uint8Array(raw.data.buffer, raw.data.byteOffset, raw.data.length), w, h, c);
-  const rgbImage = makeImage(w, h, 3, rgb) as RgbImage;
-  const alphaImage = alpha ? makeImage(w, h, 1, alpha) : null;
-  if (alphaImage && (opts.alpha ?? 'separate') === 'composite') {
-    return { rgb: compositeOver(rgbImage, alphaImage, background), alpha: null, format: meta.format };
-  }
-  return { rgb: rgbImage, alpha: alphaImage, format: meta.format };
+  return decoded(new Uint8Array(raw.data.buffer, raw.data.byteOffset, raw.data.length), w, h, c, meta.format, opts);
 }
 
 /** Reads and decodes an image file; missing/unreadable files raise InputError naming the path. */
@@ -159,46 +90,10 @@ export async function readImageSize(path: string): Promise<{ width: number; heig
   }
 }
 
-export type EncodeFormat = 'png' | 'jpeg' | 'webp';
-
-export interface EncodeOptions {
-  format: EncodeFormat;
-  /** JPEG/WebP quality 1–100 (default 95 for JPEG, 90 for WebP). */
-  quality?: number;
-  /** Lossless WebP. */
-  lossless?: boolean;
-  /** An alpha channel (1 channel, same size) to attach; PNG and WebP only. */
-  alpha?: Image | null;
-}
-
-/** Interleaves colour channels with an alpha image: L+A or RGB+A. */
-function attachAlpha(img: Image, alpha: Image): Image {
-  if (alpha.channels !== 1 || alpha.width !== img.width || alpha.height !== img.height) {
-    throw new ShapeError(`encode: alpha must be 1 channel of ${img.width}x${img.height}, got ${alpha.channels} of ${alpha.width}x${alpha.height}`);
-  }
-  const c = img.channels;
-  const n = img.width * img.height;
-  const out = new Uint8Array(n * (c + 1));
-  for (let i = 0; i < n; i++) {
-    for (let k = 0; k < c; k++) out[i * (c + 1) + k] = img.data[i * c + k];
-    out[i * (c + 1) + c] = alpha.data[i];
-  }
-  return makeImage(img.width, img.height, c + 1, out);
-}
-
 /** Encodes a 1- or 3-channel image (plus optional alpha) as PNG, JPEG or WebP. */
 export async function encodeImage(img: Image, opts: EncodeOptions): Promise<Buffer> {
-  if (img.channels !== 1 && img.channels !== 3) {
-    throw new ShapeError(`encode: expected a 1- or 3-channel image, got ${img.channels} channels (pass alpha separately)`);
-  }
+  const full = encodable(img, opts);
   const q = opts.quality;
-  if (q !== undefined && !(Number.isInteger(q) && q >= 1 && q <= 100)) {
-    throw new InputError(`encode: quality must be an integer in 1..100, got ${q}`);
-  }
-  if (opts.alpha && opts.format === 'jpeg') {
-    throw new InputError('encode: JPEG cannot store alpha; write PNG or WebP, or composite the alpha first (alpha: "composite")');
-  }
-  const full = opts.alpha ? attachAlpha(img, opts.alpha) : img;
   const s = sharp(full.data, { raw: { width: full.width, height: full.height, channels: full.channels as 1 | 2 | 3 | 4 } });
   switch (opts.format) {
     case 'png':
