@@ -5,13 +5,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolve } from 'node:path';
 import { type Image, makeImage } from '../../src/image/image.ts';
 import { colorizationPrompt } from '../../src/pipelines/colorize.ts';
 import { DEFAULT_ADDED_PROMPT } from '../../src/pipelines/options.ts';
-import { PasdPipeline, buildPrompt } from '../../src/pipelines/pasd.ts';
+import { buildPrompt } from '../../src/pipelines/pasd.ts';
 import { CLASS_THRESHOLD, type Description, type PromptProvider, cleanCaption, detectionCounts, validationPrompt } from '../../src/prompts/provider.ts';
-import { FIXTURES, modelDir } from '../parity/fixtures.ts';
+import { encodedPrompt, fixturePipeline } from './encoded-prompt.ts';
 
 const cls = (label: string, probability = 0.9): Description => ({ kind: 'classification', label, probability });
 const det = (...names: string[]): Description => ({ kind: 'detection', names });
@@ -55,10 +54,7 @@ test('buildPrompt appends the added prompt directly; colorization replaces "blac
   assert.equal(colorizationPrompt(''), '');
 });
 
-const pipe = PasdPipeline.fromFolders({
-  unet: modelDir('pasd_light_unet'), controlnet: modelDir('pasd_light_controlnet'), vae: modelDir('vae'),
-  textEncoder: modelDir('text_encoder'), tokenizer: resolve(FIXTURES, 'tokenizer'),
-}, { threads: 1, cache: false });
+const pipe = fixturePipeline();
 test.after(() => pipe.release());
 
 class Spy implements PromptProvider {
@@ -73,23 +69,6 @@ class Spy implements PromptProvider {
   }
 }
 
-/** The prompt `upscale` would encode: encodePrompt is stubbed to record it and stop the run. */
-async function encodedPrompt(input: Image, options: Parameters<PasdPipeline['upscale']>[1]): Promise<string> {
-  let prompt = '';
-  const stop = new Error('stop after the prompt');
-  const original = pipe.encodePrompt;
-  pipe.encodePrompt = async (p: string) => {
-    prompt = p;
-    throw stop;
-  };
-  try {
-    await assert.rejects(pipe.upscale(input, options), (e) => e === stop);
-  } finally {
-    pipe.encodePrompt = original;
-  }
-  return prompt;
-}
-
 test('upscale: the provider sees the input as opened (grey when colorizing) and its description joins the prompt', async () => {
   const input = makeImage(20, 12, 3);
   for (let i = 0; i < input.data.length; i++) input.data[i] = (i * 37) % 256;
@@ -97,17 +76,17 @@ test('upscale: the provider sees the input as opened (grey when colorizing) and 
   const spy = new Spy(cls('tomato'));
   const reported: string[] = [];
   const o = { upscale: 2, processSize: 32, prompt: 'old photo' };
-  assert.equal(await encodedPrompt(input, { ...o, promptProvider: spy, onPrompt: (p) => reported.push(p) }), 'old photo, tomato, clean, high-resolution, 8k');
+  assert.equal(await encodedPrompt(pipe, input, { ...o, promptProvider: spy, onPrompt: (p) => reported.push(p) }), 'old photo, tomato, clean, high-resolution, 8k');
   assert.deepEqual(reported, ['old photo, tomato, clean, high-resolution, 8k'], 'onPrompt reports the encoded prompt');
   assert.equal(spy.seen.length, 1);
   assert.equal(spy.seen[0], input);
 
-  assert.equal(await encodedPrompt(input, { ...o, promptProvider: new Spy(cls('tomato', 0.05)) }), 'old photo, clean, high-resolution, 8k');
-  assert.equal(await encodedPrompt(input, { ...o, promptProvider: new Spy(det('cat', 'dog', 'cat')) }), 'old photo, 2 cat, 1 dog, clean, high-resolution, 8k');
-  assert.equal(await encodedPrompt(input, { ...o, promptProvider: new Spy(cap('a blurry cat', 'coca')) }), 'a clear cat old photo, clean, high-resolution, 8k');
+  assert.equal(await encodedPrompt(pipe, input, { ...o, promptProvider: new Spy(cls('tomato', 0.05)) }), 'old photo, clean, high-resolution, 8k');
+  assert.equal(await encodedPrompt(pipe, input, { ...o, promptProvider: new Spy(det('cat', 'dog', 'cat')) }), 'old photo, 2 cat, 1 dog, clean, high-resolution, 8k');
+  assert.equal(await encodedPrompt(pipe, input, { ...o, promptProvider: new Spy(cap('a blurry cat', 'coca')) }), 'a clear cat old photo, clean, high-resolution, 8k');
 
   const grey = new Spy(cls('black and white tomato'));
-  assert.equal(await encodedPrompt(input, { colorize: true, processSize: 32, prompt: 'a black and white photo', promptProvider: grey }), 'a color photo, color tomato, ');
+  assert.equal(await encodedPrompt(pipe, input, { colorize: true, processSize: 32, prompt: 'a black and white photo', promptProvider: grey }), 'a color photo, color tomato, ');
   const [g] = grey.seen;
   assert.deepEqual([g.width, g.height, g.channels], [20, 12, 3]);
   for (let i = 0; i < 240; i++) assert.ok(g.data[3 * i] === g.data[3 * i + 1] && g.data[3 * i] === g.data[3 * i + 2], 'grey input');
