@@ -19,7 +19,7 @@ import { Denoiser } from './denoiser.ts';
 import { familyOf, familyOfUNetFolder, modelPaths } from './families/index.ts';
 import type { ModelFamily, PromptConditioning, TextConditioner } from './families/types.ts';
 import type { ComponentPaths, LoadOptions, PasdComponents } from './load.ts';
-import { DEFAULTS, ORIGINAL_TILE_SIZE, type RunSettings, denoisingSteps, resolveOptions } from './options.ts';
+import { DEFAULTS, ORIGINAL_TILE_SIZE, OptionError, type RunSettings, denoisingSteps, resolveOptions } from './options.ts';
 import { type ProcessingSizes, processingSizes } from './sizes.ts';
 import { type Description, type PromptProvider, validationPrompt } from '../prompts/provider.ts';
 import { type Tile, autoTileSize } from './tiles.ts';
@@ -152,9 +152,17 @@ export class PasdPipeline {
     return createScheduler(SCHEDULER_CHOICES.get(choice)!, colorization ? c.colorizationSchedulerConfig : c.schedulerConfig);
   }
 
-  /** Every option checked and defaulted once (./options.ts), including whether the scheduler takes the steps: nothing fails later per image. */
-  resolveOptions(options: Partial<RunSettings>): RunSettings {
-    return resolveOptions(options, this.components, this.family.defaults);
+  /**
+   * Every option checked and defaulted once (./options.ts), including whether the scheduler takes
+   * the steps and whether the high-level information asked for has its model (`highLevelInfo`
+   * defaults to the given provider's kind): nothing fails later per image.
+   */
+  resolveOptions(options: UpscaleOptions): RunSettings {
+    const provider = options.promptProvider;
+    const o = resolveOptions({ ...options, highLevelInfo: options.highLevelInfo ?? provider?.kind }, this.components, this.family.defaults);
+    if (o.highLevelInfo !== 'none' && provider?.kind !== o.highLevelInfo)
+      throw new OptionError('highLevelInfo', `${o.highLevelInfo} needs a ${o.highLevelInfo} model${provider ? `, the model given is a ${provider.kind} model` : ', none was given'}`);
+    return o;
   }
 
   /** Prompt embeddings (and the family's text feeds) for CFG: [negative, positive] (pipeline order), or [positive]. */
@@ -294,7 +302,7 @@ export class PasdPipeline {
     const o = this.resolveOptions(options);
     const { source, image: img, sizes } = networkInput(input, { ...o, multiple: this.factor });
     // The original describes the image as opened (grey when colorizing), before any resize.
-    const description = (await options.promptProvider?.describe(source)) ?? null;
+    const description = o.highLevelInfo === 'none' ? null : await options.promptProvider!.describe(source);
     const prompt = o.colorize ? colorizationPrompt(o.prompt, description) : buildPrompt(o.prompt, o.addedPrompt, description);
     options.onPrompt?.(prompt);
     const random = options.random ?? new Random(o.seed);
