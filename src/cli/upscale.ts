@@ -3,7 +3,7 @@
  * turn; one failing image is reported and the rest go on. Outputs keep the input's base
  * name (`name.png` by default) and are written atomically.
  */
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, PasdError } from '../core/errors.ts';
@@ -18,6 +18,7 @@ import { type PersonalizeSpec, classifyPersonalizedModel } from '../pipelines/pe
 import { loadPromptProvider } from '../prompts/load-node.ts';
 import type { PromptProvider } from '../prompts/provider.ts';
 import { MAX_THREADS, RUNTIME_ARGS, THREADS_RANGE, UsageError, choice, inputFiles, num, outputPaths, probeGpuOrExit, runtimeChoiceOf, runtimeUsage } from './args.ts';
+import { HIGH_LEVEL_ARGS, highLevelOf } from './high-level.ts';
 import { checkRunOptions, optionFlags, optionUsage, optionsFromFlags } from './options.ts';
 import { ProgressBar } from './progress.ts';
 import { upscaleRemote } from './remote.ts';
@@ -79,7 +80,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
       output: { type: 'string', short: 'o' }, model: { type: 'string' }, base: { type: 'string' }, threads: { type: 'string' },
       'max-pixels': { type: 'string' }, 'max-work-pixels': { type: 'string' }, 'vae-encoder-tile': { type: 'string' }, 'vae-decoder-tile': { type: 'string' }, 'vae-memory': { type: 'string' }, format: { type: 'string', short: 'f' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' },
       'control-type': { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      captioner: { type: 'string' }, detector: { type: 'string' }, classifier: { type: 'string' },
+      ...HIGH_LEVEL_ARGS,
       server: { type: 'string' }, token: { type: 'string' },
       personalized: { type: 'string' }, 'blending-alpha': { type: 'string' }, multiplier: { type: 'string' }, 'lora-alpha-compat': { type: 'string' },
       ...RUNTIME_ARGS,
@@ -177,31 +178,6 @@ async function checkWorkSizes(files: readonly string[], o: UpscaleOptions, maxWo
     const problem = header && workSizeProblem(header.width, header.height, size, maxWorkPixels);
     if (problem) throw new UsageError(`${file}: ${problem}; lower --process-size or --scale, or raise --max-work-pixels`);
   }
-}
-
-/** The model folder flag of each kind of high-level information. */
-const MODEL_FLAGS = { caption: 'captioner', detection: 'detector', classification: 'classifier' } as const;
-type Kind = keyof typeof MODEL_FLAGS;
-
-/**
- * --high-level-info with --captioner / --detector / --classifier (test_pasd.py `--high_level_info`):
- * the kind and its folder, or null for none. Without --high-level-info the kind is that of the one
- * folder given. A missing folder, a kind without its folder or a folder the kind does not use is a
- * usage error (exit 2) naming the flag; nothing is ever downloaded.
- */
-function highLevelOf(v: Record<string, string | boolean | undefined>, given: UpscaleOptions): { kind: Kind; dir: string } | null {
-  const flags = (Object.keys(MODEL_FLAGS) as Kind[]).filter((k) => v[MODEL_FLAGS[k]] !== undefined);
-  for (const k of flags) {
-    const dir = v[MODEL_FLAGS[k]] as string;
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--${MODEL_FLAGS[k]} ${dir}: no such folder (models are local folders, never downloaded; see README "High-level information")`);
-  }
-  if (given.highLevelInfo === undefined && flags.length > 1) throw new UsageError(`--${flags.map((k) => MODEL_FLAGS[k]).join(' and --')} given: choose one with --high-level-info`);
-  const kind = given.highLevelInfo ?? flags[0] ?? 'none';
-  const unused = flags.find((k) => k !== kind);
-  if (unused) throw new UsageError(`--${MODEL_FLAGS[unused]} DIR is not used with --high-level-info ${kind}`);
-  if (kind === 'none') return null;
-  if (!flags.length) throw new UsageError(`--high-level-info ${kind} needs --${MODEL_FLAGS[kind]} DIR (a local model folder; see README "High-level information")`);
-  return { kind, dir: v[MODEL_FLAGS[kind]] as string };
 }
 
 /** The --personalized options as a spec (kind decided from the path as the original does). */

@@ -169,6 +169,9 @@ export const OPTIONS: { readonly [K in OptionKey]: SpecOf<RunSettings[K]> } = {
 
 export const OPTION_KEYS = Object.keys(OPTIONS) as OptionKey[];
 
+/** The doors' flag naming the model folder of each kind of `highLevelInfo` (the model is the door's, not the run's). */
+export const HIGH_LEVEL_MODEL_FLAGS = { caption: 'captioner', detection: 'detector', classification: 'classifier' } as const;
+
 /** The defaults of every option (the original's). */
 export const DEFAULTS: Readonly<RunSettings> = Object.freeze(Object.fromEntries(OPTION_KEYS.map((k) => [k, OPTIONS[k].default])) as unknown as RunSettings);
 
