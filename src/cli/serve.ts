@@ -9,13 +9,14 @@ import { parseArgs } from 'node:util';
 import { PasdError } from '../core/errors.ts';
 import { familyOfUNetFolder, modelPaths } from '../pipelines/families/index.ts';
 import { defaultModelOptions, defaultModelPaths, schedulerConfigs } from '../pipelines/load.ts';
-import { resolveOptions } from '../pipelines/options.ts';
+import { HIGH_LEVEL_MODEL_FLAGS, resolveOptions } from '../pipelines/options.ts';
 import type { RedisJobs } from '../server/redis-jobs.ts';
 import { type WorkerModel, WorkerRunner } from '../server/runner.ts';
 import { PasdServer, SERVER_DEFAULTS } from '../server/server.ts';
 import { DEFAULT_OPTION_LIMITS } from '../server/options.ts';
 import { DEFAULT_STORE_LIMITS } from '../server/jobs.ts';
 import { RUNTIME_ARGS, THREADS_RANGE, UsageError, num, probeGpuOrExit, runtimeChoiceOf, runtimeUsage } from './args.ts';
+import { HIGH_LEVEL_ARGS, highLevelFolders } from './high-level.ts';
 import { queueOf } from './queue-args.ts';
 
 export const SERVE_USAGE = `usage: pasd serve [--port N] [--model <pasd-dir> --base <sd15-dir>] [options]
@@ -31,6 +32,9 @@ options:
                           beyond this machine: use it with --token
   --token T               require "Authorization: Bearer T" (or ?token=T) on every route; default: $PASD_TOKEN
   --threads N             CPU threads of the worker (default: all cores)
+  --captioner DIR, --detector DIR, --classifier DIR
+                          local high-level models, as for "pasd upscale": jobs choose with highLevelInfo (the page's
+                          "High-level info"); with one of them given, it is the default
   --queue URL             jobs, progress and results live in Redis (redis://[user:password@]host:port[/db],
                           rediss:// for TLS; default: $PASD_QUEUE; the password may come from
                           $PASD_REDIS_PASSWORD): any number of "pasd serve" processes share them and
@@ -58,7 +62,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       model: { type: 'string' }, base: { type: 'string' }, name: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
       token: { type: 'string' }, threads: { type: 'string' }, 'max-upload': { type: 'string' }, 'max-pixels': { type: 'string' },
       'max-output-pixels': { type: 'string' }, 'max-work-pixels': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-steps': { type: 'string' }, 'result-ttl': { type: 'string' },
-      grace: { type: 'string' }, queue: { type: 'string' }, 'results-dir': { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' }, ...RUNTIME_ARGS,
+      grace: { type: 'string' }, queue: { type: 'string' }, 'results-dir': { type: 'string' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' }, ...RUNTIME_ARGS, ...HIGH_LEVEL_ARGS,
     },
   });
   if (v.help) {
@@ -91,9 +95,12 @@ export async function serveCommand(argv: string[]): Promise<number> {
   if (host !== SERVER_DEFAULTS.host)
     process.stderr.write(`pasd serve: warning: binding to ${host} instead of ${SERVER_DEFAULTS.host}; other machines may reach this server${token ? '' : ' and no --token is set'}\n`);
 
+  const highLevel = highLevelFolders(v);
+  const kinds = Object.keys(highLevel) as (keyof typeof highLevel)[];
+  if (kinds.length && queue) throw new UsageError(`--${HIGH_LEVEL_MODEL_FLAGS[kinds[0]]} goes without --queue: "pasd worker" does not load high-level models yet`);
   let models: WorkerModel[];
   try {
-    models = modelsOf(v.model, v.base, v.name);
+    models = modelsOf(v.model, v.base, v.name).map((m) => ({ ...m, highLevel, defaults: kinds.length === 1 ? { ...m.defaults, highLevelInfo: kinds[0] } : m.defaults }));
     // A scheduler config that cannot sample fails here, not in every job.
     for (const m of models) resolveOptions(m.defaults, schedulerConfigs(m.paths));
   } catch (e) {

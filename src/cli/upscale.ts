@@ -15,9 +15,10 @@ import { DEFAULTS, DOOR_SCALE, withDoorDefaults } from '../pipelines/options.ts'
 import { PasdPipeline, type UpscaleOptions } from '../pipelines/pasd.ts';
 import { DEFAULT_MAX_WORK_PIXELS, workSizeProblem } from '../pipelines/sizes.ts';
 import { type PersonalizeSpec, classifyPersonalizedModel } from '../pipelines/personalize.ts';
-import { loadClassifier } from '../prompts/classifier-node.ts';
+import { loadPromptProvider } from '../prompts/load-node.ts';
 import type { PromptProvider } from '../prompts/provider.ts';
 import { MAX_THREADS, RUNTIME_ARGS, THREADS_RANGE, UsageError, choice, inputFiles, num, outputPaths, probeGpuOrExit, runtimeChoiceOf, runtimeUsage } from './args.ts';
+import { HIGH_LEVEL_ARGS, highLevelOf } from './high-level.ts';
 import { checkRunOptions, optionFlags, optionUsage, optionsFromFlags } from './options.ts';
 import { ProgressBar } from './progress.ts';
 import { upscaleRemote } from './remote.ts';
@@ -43,15 +44,18 @@ options:
   --server URL           send the images to a running "pasd serve" (http://host:port) instead of running
                          the models here: its workers upscale them (with --queue, in parallel), results come
                          back as PNGs; outputs that exist are skipped, so running again resumes. The model
-                         options (--model, --personalized, --classifier, --threads, ...) are the server's
+                         options (--model, --personalized, --captioner, --threads, ...) are the server's
   --token T              with --server: its token (default: $PASD_TOKEN)
   --control-type TYPE    realisr | grayscale (default realisr), as in the original's test_pasd.py; grayscale is
                          --colorize, whose scheduler config is --model's scheduler/ (or the one beside --model),
                          else SD1.5's with zero terminal SNR + trailing
-  --high-level-info M    none | classification (default: classification with --classifier, else none): the
-                         classifier's top class joins the prompt when its probability is ≥ 0.1
-  --classifier DIR       local ONNX image classifier: model.onnx, labels.txt, optional preprocess.json
-                         (e.g. an ImageNet ResNet-50 export as in the original; see README)
+  --captioner DIR        local captioner for --high-level-info caption: a transformers.js image-to-text folder
+                         (e.g. vit-gpt2); its caption, "blurry"→"clear", "noisy"→"clean", leads the prompt
+  --detector DIR         local detector for --high-level-info detection: an ultralytics YOLOv8 ONNX export
+                         (model.onnx) or a transformers.js object-detection folder; "{count} {name}, " per class
+  --classifier DIR       local classifier for --high-level-info classification: a transformers.js
+                         image-classification folder, or model.onnx + labels.txt (+ preprocess.json), e.g. the
+                         original's ImageNet ResNet-50; its top class joins the prompt when p ≥ 0.1 (README)
 ${optionUsage('upscale', 25)}
   --threads N            CPU threads (default: all cores; at most ${MAX_THREADS})
 ${runtimeUsage(25)}
@@ -76,7 +80,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
       output: { type: 'string', short: 'o' }, model: { type: 'string' }, base: { type: 'string' }, threads: { type: 'string' },
       'max-pixels': { type: 'string' }, 'max-work-pixels': { type: 'string' }, 'vae-encoder-tile': { type: 'string' }, 'vae-decoder-tile': { type: 'string' }, 'vae-memory': { type: 'string' }, format: { type: 'string', short: 'f' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' },
       'control-type': { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      'high-level-info': { type: 'string' }, classifier: { type: 'string' },
+      ...HIGH_LEVEL_ARGS,
       server: { type: 'string' }, token: { type: 'string' },
       personalized: { type: 'string' }, 'blending-alpha': { type: 'string' }, multiplier: { type: 'string' }, 'lora-alpha-compat': { type: 'string' },
       ...RUNTIME_ARGS,
@@ -92,15 +96,16 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
   const given = optionsFromFlags(v, 'upscale');
   if (given.colorize && controlType === 'realisr') throw new UsageError('--colorize contradicts --control-type realisr');
   // The door's default scale is the model family's (withDoorDefaults once the model is loaded); --server leaves it to the server's model.
-  const opts: UpscaleOptions = controlType === 'grayscale' ? { ...given, colorize: true } : given;
-  const classifierDir = classifierDirOf(v);
+  const asked: UpscaleOptions = controlType === 'grayscale' ? { ...given, colorize: true } : given;
   const format = choice(v.format, 'format', ['png', 'jpeg', 'webp'] as const) ?? 'png';
   const maxPixels = num(v['max-pixels'], 'max-pixels', { int: true, min: 1 });
   const maxWorkPixels = num(v['max-work-pixels'], 'max-work-pixels', { int: true, min: 1 }) ?? DEFAULT_MAX_WORK_PIXELS;
   const threads = num(v.threads, 'threads', THREADS_RANGE);
   const runtime = runtimeChoiceOf(v, threads);
   const files = inputFiles(positionals);
-  if (v.server !== undefined) return remote(v, files, opts);
+  if (v.server !== undefined) return remote(v, files, asked);
+  const highLevel = highLevelOf(v, given);
+  const opts: UpscaleOptions = highLevel ? { ...asked, highLevelInfo: highLevel.kind } : asked;
   // Neither --model nor --base: the shipped mini model (models/pasd-mini) with the options it was trained for.
   const mini = !v.model && !v.base;
   if (!mini && (!v.model || !v.base)) throw new UsageError('--model <PASD checkpoint folder> and --base <SD1.5 folder> go together (leave both out for the bundled mini model)');
@@ -115,7 +120,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
   try {
     const load = { ...runtime, personalize: personalizationOf(v), vae: vaeOptionsOf(v) };
     pipe = mini ? PasdPipeline.fromFolders(defaultModelPaths(), load) : PasdPipeline.fromPretrained(v.model!, v.base!, load);
-    if (classifierDir) promptProvider = await loadClassifier(classifierDir, { threads });
+    if (highLevel) promptProvider = await loadPromptProvider(highLevel.kind, highLevel.dir, { threads });
   } catch (e) {
     if (e instanceof PasdError && !(e instanceof UsageError)) {
       process.stderr.write(`pasd upscale: cannot load the models: ${e.message}\n`);
@@ -134,7 +139,7 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
     process.stderr.write(`pasd upscale: cannot load the models: ${e.message}\n`);
     return 3;
   }
-  const results: { input: string; output?: string; error?: string; seconds: number; size?: [number, number] }[] = [];
+  const results: { input: string; output?: string; error?: string; seconds: number; size?: [number, number]; prompt?: string }[] = [];
   try {
     for (const [i, file] of files.entries()) {
       const t0 = Date.now();
@@ -142,11 +147,12 @@ export async function upscaleCommand(argv: string[]): Promise<number> {
       try {
         const { rgb, alpha } = await readImage(file, { maxPixels });
         const bar = new ProgressBar(basename(file), process.stderr, v.quiet || v.json);
-        const img = await pipe.upscale(rgb, { ...runOptions, onProgress: (p) => bar.update(p) });
+        let prompt: string | undefined;
+        const img = await pipe.upscale(rgb, { ...runOptions, onProgress: (p) => bar.update(p), onPrompt: (p) => (prompt = p) });
         // Alpha is upscaled separately with the plain resize, then attached again.
         const a = alpha ? resize(alpha, img.width, img.height, 'bicubic') : null;
         await writeImage(out, img, { format, alpha: format === 'jpeg' ? null : a });
-        results.push({ input: file, output: out, seconds: (Date.now() - t0) / 1000, size: [img.width, img.height] });
+        results.push({ input: file, output: out, seconds: (Date.now() - t0) / 1000, size: [img.width, img.height], prompt });
       } catch (e) {
         if (!(e instanceof PasdError)) throw e;
         process.stderr.write(`pasd upscale: ${e.message.startsWith(file) ? '' : `${file}: `}${e.message}\n`);
@@ -172,18 +178,6 @@ async function checkWorkSizes(files: readonly string[], o: UpscaleOptions, maxWo
     const problem = header && workSizeProblem(header.width, header.height, size, maxWorkPixels);
     if (problem) throw new UsageError(`${file}: ${problem}; lower --process-size or --scale, or raise --max-work-pixels`);
   }
-}
-
-/** --high-level-info / --classifier (test_pasd.py `--high_level_info`): the classifier folder, or none. */
-function classifierDirOf(v: Record<string, string | boolean | undefined>): string | undefined {
-  const dir = v.classifier as string | undefined;
-  const mode = choice(v['high-level-info'] as string | undefined, 'high-level-info', ['none', 'classification'] as const) ?? (dir ? 'classification' : 'none');
-  if (mode === 'none') {
-    if (dir) throw new UsageError('--classifier DIR contradicts --high-level-info none');
-    return undefined;
-  }
-  if (!dir) throw new UsageError('--high-level-info classification needs --classifier DIR (a local folder with model.onnx and labels.txt; see README "High-level information")');
-  return dir;
 }
 
 /** The --personalized options as a spec (kind decided from the path as the original does). */
@@ -214,7 +208,7 @@ function vaeOptionsOf(v: Record<string, string | boolean | undefined>): TiledVae
 
 /** `--server`: the options that choose or run models here have no meaning; the rest go to the server. */
 async function remote(v: Record<string, string | boolean | undefined>, files: string[], opts: UpscaleOptions): Promise<number> {
-  const local = ['model', 'base', 'personalized', 'blending-alpha', 'multiplier', 'lora-alpha-compat', 'classifier', 'high-level-info', 'threads',
+  const local = ['model', 'base', 'personalized', 'blending-alpha', 'multiplier', 'lora-alpha-compat', 'captioner', 'detector', 'classifier', 'threads',
     'provider', 'precision', 'max-pixels', 'vae-encoder-tile', 'vae-decoder-tile', 'vae-memory'].filter((k) => v[k] !== undefined);
   if (local.length) throw new UsageError(`--${local[0]} does not go with --server: the server's models and settings run the job`);
   if (v.format !== undefined && v.format !== 'png') throw new UsageError('--format: the server returns PNG (--server)');

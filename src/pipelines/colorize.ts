@@ -13,10 +13,11 @@
 import { grayToRgb, mergeLumaChroma, rgbToGray } from '../image/color.ts';
 import { cvResizeLinear } from '../image/cv-resize.ts';
 import type { Image, RgbImage } from '../image/image.ts';
+import { type Description, validationPrompt } from '../prompts/provider.ts';
 
-/** test_pasd.py: `f"{prompt}, "` (empty stays empty), every "black and white" → "color". */
-export function colorizationPrompt(prompt: string): string {
-  return (prompt === '' ? '' : `${prompt}, `).replaceAll('black and white', 'color');
+/** test_pasd.py: `get_validation_prompt` (e.g. `f"{prompt}, "`, empty stays empty), every "black and white" → "color". */
+export function colorizationPrompt(prompt: string, description: Description | null = null): string {
+  return validationPrompt(prompt, description).replaceAll('black and white', 'color');
 }
 
 /** PIL `image.convert('L').convert('RGB')`: the grey input the pipeline sees and whose luma the result keeps. */

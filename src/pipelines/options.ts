@@ -8,6 +8,7 @@
  */
 import { InputError } from '../core/errors.ts';
 import { COLOR_FIXES, type ColorFix } from '../image/colorfix.ts';
+import { HIGH_LEVEL_INFO, type HighLevelInfo } from '../prompts/provider.ts';
 import { SCHEDULER_CHOICES, type SchedulerChoice, createScheduler } from '../schedulers/index.ts';
 
 /** The original's `--latent_tiled_size`: what a run tiles by when it asks for the original's tiling without a number. */
@@ -40,6 +41,12 @@ export interface RunSettings {
    */
   colorize: boolean;
   scheduler: SchedulerChoice;
+  /**
+   * test_pasd.py `--high_level_info`: what describes the input for the prompt (src/prompts) —
+   * a caption, the detected objects, the top class, or nothing. A kind other than none needs
+   * its model (`UpscaleOptions.promptProvider`; the doors' --captioner, --detector, --classifier).
+   */
+  highLevelInfo: HighLevelInfo;
   /**
    * Not in the original: run the whole denoising `samples` times (the random stream continues
    * from one run to the next; the prompt and the VAE posterior are encoded once) and average
@@ -90,7 +97,7 @@ export type StringSpec = Common<string> & { kind: 'string'; maxLength: number };
 export type BooleanSpec = Common<boolean> & { kind: 'boolean'; named?: { flag: string; names: { readonly [name: string]: boolean }; doors: readonly Door[]; help: string } };
 export type ChoiceSpec<V extends string = string> = Common<V> & { kind: 'choice'; choices: readonly V[] };
 export type OptionSpec = NumberSpec | StringSpec | BooleanSpec | ChoiceSpec;
-type SpecOf<V> = [V] extends [number | 'auto'] ? NumberSpec : [V] extends [boolean] ? BooleanSpec : [V] extends [ColorFix | SchedulerChoice] ? ChoiceSpec<V & string> : StringSpec;
+type SpecOf<V> = [V] extends [number | 'auto'] ? NumberSpec : [V] extends [boolean] ? BooleanSpec : [V] extends [ColorFix | SchedulerChoice | HighLevelInfo] ? ChoiceSpec<V & string> : StringSpec;
 
 const ALL: readonly Door[] = ['upscale', 'eval', 'server'];
 const CLI_AND_SERVER: readonly Door[] = ['upscale', 'server'];
@@ -132,6 +139,11 @@ export const OPTIONS: { readonly [K in OptionKey]: SpecOf<RunSettings[K]> } = {
     flag: 'scheduler', arg: 'NAME', kind: 'choice', choices: [...SCHEDULER_CHOICES.keys()], default: SCHEDULER_CHOICES.keys().next().value!, doors: ALL,
     help: 'sampler', page: { at: 'more', label: 'Scheduler' },
   },
+  highLevelInfo: {
+    flag: 'high-level-info', arg: 'KIND', kind: 'choice', choices: HIGH_LEVEL_INFO, default: 'none', doors: CLI_AND_SERVER,
+    help: 'describe the input for the prompt (the original\'s rules): caption (needs --captioner), detection (--detector), classification (--classifier); default: the kind whose model is given, else none',
+    page: { at: 'more', label: 'High-level info' },
+  },
   initLatentWithNoise: {
     flag: 'init-noise', kind: 'boolean', default: false, doors: CLI_AND_SERVER, help: 'start from pure noise instead of the LR image (= --init noise)',
     named: {
@@ -156,6 +168,9 @@ export const OPTIONS: { readonly [K in OptionKey]: SpecOf<RunSettings[K]> } = {
 };
 
 export const OPTION_KEYS = Object.keys(OPTIONS) as OptionKey[];
+
+/** The doors' flag naming the model folder of each kind of `highLevelInfo` (the model is the door's, not the run's). */
+export const HIGH_LEVEL_MODEL_FLAGS = { caption: 'captioner', detection: 'detector', classification: 'classifier' } as const;
 
 /** The defaults of every option (the original's). */
 export const DEFAULTS: Readonly<RunSettings> = Object.freeze(Object.fromEntries(OPTION_KEYS.map((k) => [k, OPTIONS[k].default])) as unknown as RunSettings);

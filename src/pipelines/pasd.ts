@@ -19,9 +19,9 @@ import { Denoiser } from './denoiser.ts';
 import { familyOf, familyOfUNetFolder, modelPaths } from './families/index.ts';
 import type { ModelFamily, PromptConditioning, TextConditioner } from './families/types.ts';
 import type { ComponentPaths, LoadOptions, PasdComponents } from './load.ts';
-import { DEFAULTS, ORIGINAL_TILE_SIZE, type RunSettings, denoisingSteps, resolveOptions } from './options.ts';
+import { DEFAULTS, ORIGINAL_TILE_SIZE, OptionError, type RunSettings, denoisingSteps, resolveOptions } from './options.ts';
 import { type ProcessingSizes, processingSizes } from './sizes.ts';
-import { type PromptProvider, promptSubject, validationPrompt } from '../prompts/provider.ts';
+import { type Description, type PromptProvider, validationPrompt } from '../prompts/provider.ts';
 import { type Tile, autoTileSize } from './tiles.ts';
 import type { TiledVaeOptions } from './tiled-vae.ts';
 import { type VaeStage, vaeStage } from './vae-stage.ts';
@@ -39,8 +39,10 @@ export interface Progress {
  * test_pasd.py — and help), plus what only a library caller can pass.
  */
 export interface UpscaleOptions extends Partial<RunSettings> {
-  /** High-level information (src/prompts): describes the input, e.g. its ImageNet class, for the prompt. */
+  /** High-level information (src/prompts): describes the input (a caption, its objects, its ImageNet class) for the prompt. */
   promptProvider?: PromptProvider;
+  /** Called once with the prompt the text encoder gets (after the high-level information and the added prompt). */
+  onPrompt?: (prompt: string) => void;
   /** Overrides `seed`: where every random draw comes from. */
   random?: RandomSource;
   onProgress?: (p: Progress) => void;
@@ -84,8 +86,8 @@ function checkFinite(out: Float32Array): void {
   if (bad) throw new NumericError(`the network's output holds ${bad} NaN or infinite values of ${out.length}; the weights may hold NaN/Inf (check the checkpoint files) or half precision overflowed (try --precision fp32)`);
 }
 
-/** test_pasd.py: `get_validation_prompt` (user prompt, then the high-level description, ", " after each) + added prompt. */
-export function buildPrompt(prompt: string, added: string, description: string | null = null): string {
+/** test_pasd.py: `get_validation_prompt` (the user prompt and the high-level description by its kind's rule) + added prompt. */
+export function buildPrompt(prompt: string, added: string, description: Description | null = null): string {
   return validationPrompt(prompt, description) + added;
 }
 
@@ -150,9 +152,17 @@ export class PasdPipeline {
     return createScheduler(SCHEDULER_CHOICES.get(choice)!, colorization ? c.colorizationSchedulerConfig : c.schedulerConfig);
   }
 
-  /** Every option checked and defaulted once (./options.ts), including whether the scheduler takes the steps: nothing fails later per image. */
-  resolveOptions(options: Partial<RunSettings>): RunSettings {
-    return resolveOptions(options, this.components, this.family.defaults);
+  /**
+   * Every option checked and defaulted once (./options.ts), including whether the scheduler takes
+   * the steps and whether the high-level information asked for has its model (`highLevelInfo`
+   * defaults to the given provider's kind): nothing fails later per image.
+   */
+  resolveOptions(options: UpscaleOptions): RunSettings {
+    const provider = options.promptProvider;
+    const o = resolveOptions({ ...options, highLevelInfo: options.highLevelInfo ?? provider?.kind }, this.components, this.family.defaults);
+    if (o.highLevelInfo !== 'none' && provider?.kind !== o.highLevelInfo)
+      throw new OptionError('highLevelInfo', `${o.highLevelInfo} needs a ${o.highLevelInfo} model${provider ? `, the model given is a ${provider.kind} model` : ', none was given'}`);
+    return o;
   }
 
   /** Prompt embeddings (and the family's text feeds) for CFG: [negative, positive] (pipeline order), or [positive]. */
@@ -292,8 +302,9 @@ export class PasdPipeline {
     const o = this.resolveOptions(options);
     const { source, image: img, sizes } = networkInput(input, { ...o, multiple: this.factor });
     // The original describes the image as opened (grey when colorizing), before any resize.
-    const description = (await options.promptProvider?.describe(source)) ?? null;
-    const prompt = o.colorize ? colorizationPrompt(promptSubject(o.prompt, description)) : buildPrompt(o.prompt, o.addedPrompt, description);
+    const description = o.highLevelInfo === 'none' ? null : await options.promptProvider!.describe(source);
+    const prompt = o.colorize ? colorizationPrompt(o.prompt, description) : buildPrompt(o.prompt, o.addedPrompt, description);
+    options.onPrompt?.(prompt);
     const random = options.random ?? new Random(o.seed);
     const out = await this.meanOfSamples(img, prompt, o.negativePrompt, o, { random, signal: options.signal, onProgress: options.onProgress });
     checkFinite(out);

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { ConfigError } from '../core/errors.ts';
 import { createSession } from '../runtime/node.ts';
 import type { SessionOptions } from '../runtime/session.ts';
-import { ImageClassifier, checkClassifier, classifierSignature } from './classifier.ts';
+import { ImageClassifier, checkClassifier } from './classifier.ts';
+import { imageModelSignature } from './signature.ts';
 import { type ClassifierPreprocess, RESNET50_PREPROCESS, parsePreprocess } from './preprocess.ts';
 
 const HOWTO = 'a classifier folder holds model.onnx, labels.txt and optionally preprocess.json (see README "High-level information")';
@@ -44,16 +45,15 @@ function readPreprocess(dir: string): ClassifierPreprocess {
 }
 
 /** The classifier in `dir`, checked (shapes, label count) before its session is created. */
-export async function loadClassifier(dir: string, opts: SessionOptions & { threshold?: number } = {}): Promise<ImageClassifier> {
+export async function loadClassifier(dir: string, opts: SessionOptions = {}): Promise<ImageClassifier> {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ConfigError(`classifier folder ${dir} does not exist; ${HOWTO}`);
   const modelPath = required(dir, 'model.onnx');
   const labels = parseLabels(readFileSync(required(dir, 'labels.txt'), 'utf8'), join(dir, 'labels.txt'));
   const preprocess = readPreprocess(dir);
   const bytes = readFileSync(modelPath);
-  const signature = classifierSignature(bytes, modelPath);
+  const signature = imageModelSignature(bytes, modelPath, 'image classifier');
   checkClassifier(signature, labels, preprocess, modelPath);
-  const { threshold, ...sessionOptions } = opts;
   // External-data locations are relative to the model's folder (onnxruntime wants it canonical).
-  const session = await createSession({ bytes, externalFolder: realpathSync(dir) }, sessionOptions);
-  return new ImageClassifier(session, signature, labels, preprocess, threshold);
+  const session = await createSession({ bytes, externalFolder: realpathSync(dir) }, opts);
+  return new ImageClassifier(session, signature, labels, preprocess);
 }

@@ -6,7 +6,7 @@
  * default). Limits that protect the server (scale, steps, process size, samples) are the
  * server's, on top of the options' own ranges.
  */
-import { OPTIONS, OPTION_KEYS, type OptionKey, OptionError, type SchedulerConfigs, jsonName, resolveOptions, valueProblem, withDoorDefaults } from '../pipelines/options.ts';
+import { HIGH_LEVEL_MODEL_FLAGS, OPTIONS, OPTION_KEYS, type OptionKey, OptionError, type SchedulerConfigs, jsonName, resolveOptions, valueProblem, withDoorDefaults } from '../pipelines/options.ts';
 import type { UpscaleOptions } from '../pipelines/pasd.ts';
 import { badField } from './errors.ts';
 
@@ -26,6 +26,8 @@ export const OPTION_CAPS: Readonly<Partial<Record<OptionKey, keyof OptionLimits>
 export interface ModelOptions {
   defaults: Partial<UpscaleOptions>;
   schedulers?: SchedulerConfigs;
+  /** The kinds of high-level information the server has a model for (pasd serve --captioner, ...). */
+  highLevel?: readonly string[];
 }
 
 /** What a queued job runs with: the model name and the pipeline options (without callbacks). */
@@ -69,6 +71,9 @@ export function parseJobOptions(raw: unknown, models: ReadonlyMap<string, ModelO
     delete defaults.addedPrompt;
   }
   const run = withDoorDefaults({ ...defaults, ...picked });
+  const kind = run.highLevelInfo;
+  if (kind !== undefined && kind !== 'none' && !served.highLevel?.includes(kind))
+    throw badField(jsonName('highLevelInfo'), `this server has no ${kind} model (start it with pasd serve --${HIGH_LEVEL_MODEL_FLAGS[kind]} DIR)`);
   try {
     resolveOptions(run, served.schedulers);
   } catch (e) {

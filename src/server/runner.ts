@@ -8,12 +8,15 @@ import type { RuntimeChoice } from '../engine/compile.ts';
 import type { Image } from '../image/image.ts';
 import type { ComponentPaths } from '../pipelines/load.ts';
 import type { Progress, UpscaleOptions } from '../pipelines/pasd.ts';
+import type { PromptProvider } from '../prompts/provider.ts';
 
 /** A model the server offers: its name in the API, its folders, and the options it was made for. */
 export interface WorkerModel {
   name: string;
   paths: ComponentPaths;
   defaults: Partial<UpscaleOptions>;
+  /** High-level information models (pasd serve --captioner, --detector, --classifier): local folders by kind. */
+  highLevel?: Partial<Record<PromptProvider['kind'], string>>;
 }
 
 export type ToWorker =

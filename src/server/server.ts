@@ -97,7 +97,7 @@ export class PasdServer {
       uploadTiming: config.uploadTiming ?? DEFAULT_UPLOAD_TIMING,
     };
     this.uploadBudget = new UploadBudget(UPLOAD_BUDGET_UPLOADS * this.limits.maxUploadBytes);
-    this.modelOptions = new Map(config.models.map((m) => [m.name, { defaults: m.defaults, schedulers: schedulerConfigs(m.paths) }]));
+    this.modelOptions = new Map(config.models.map((m) => [m.name, { defaults: m.defaults, schedulers: schedulerConfigs(m.paths), highLevel: Object.keys(m.highLevel ?? {}) }]));
     this.tokenDigest = config.token ? digest(config.token) : null;
     this.files = config.staticFiles ?? loadStaticFiles(undefined, config.optionLimits);
     this.queue = config.jobs ?? new MemoryJobs(new JobQueue(config.runner ?? new WorkerRunner(config.models, { threads: config.threads }), { ...DEFAULT_STORE_LIMITS, ...config.store }, Date.now, config.log));

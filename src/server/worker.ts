@@ -11,6 +11,8 @@ import { encodeImage } from '../image/codec-node.ts';
 import type { Image } from '../image/image.ts';
 import { resize } from '../image/resample.ts';
 import { PasdPipeline, type UpscaleOptions } from '../pipelines/pasd.ts';
+import { loadPromptProvider } from '../prompts/load-node.ts';
+import type { PromptProvider } from '../prompts/provider.ts';
 import type { ToMain, ToWorker, WorkerModel } from './runner.ts';
 
 const { models, runtime } = workerData as { models: WorkerModel[]; runtime: RuntimeChoice };
@@ -34,12 +36,24 @@ async function pipelineOf(name: string): Promise<PasdPipeline> {
   return loaded.pipe;
 }
 
+// High-level models are small: each kind is loaded on its first job and kept.
+const providers = new Map<PromptProvider['kind'], Promise<PromptProvider>>();
+
+/** The job's high-level model (the option check admitted only kinds the model has a folder for). */
+function providerOf(model: string, kind: UpscaleOptions['highLevelInfo']): Promise<PromptProvider> | undefined {
+  const dir = kind && kind !== 'none' ? models.find((m) => m.name === model)?.highLevel?.[kind] : undefined;
+  if (!dir || !kind || kind === 'none') return undefined;
+  if (!providers.has(kind)) providers.set(kind, loadPromptProvider(kind, dir, { threads: runtime.threads }));
+  return providers.get(kind);
+}
+
 async function run(id: string, model: string, options: UpscaleOptions, rgb: Image, alpha: Image | null): Promise<void> {
   const controller = new AbortController();
   controllers.set(id, controller);
   try {
     const pipe = await pipelineOf(model);
-    const out = await pipe.upscale(rgb, { ...options, signal: controller.signal, onProgress: (progress) => post({ type: 'progress', id, progress }) });
+    const promptProvider = await providerOf(model, options.highLevelInfo);
+    const out = await pipe.upscale(rgb, { ...options, ...(promptProvider ? { promptProvider } : {}), signal: controller.signal, onProgress: (progress) => post({ type: 'progress', id, progress }) });
     // Alpha is upscaled with the plain resize and attached again, as `pasd upscale` does.
     const a = alpha ? resize(alpha, out.width, out.height, 'bicubic') : null;
     const png = await encodeImage(out, { format: 'png', alpha: a });
@@ -71,6 +85,8 @@ port.on('message', (m: ToWorker) => {
       chain = chain.then(async () => {
         await loaded?.pipe.release();
         loaded = null;
+        for (const p of providers.values()) await (await p.catch(() => null))?.release?.();
+        providers.clear();
         post({ type: 'closed' });
       });
       break;

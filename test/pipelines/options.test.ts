@@ -25,7 +25,7 @@ function sample(k: OptionKey): RunSettings[OptionKey] {
 
 const usage: Partial<Record<Door, string>> = { upscale: UPSCALE_USAGE, eval: EVAL_USAGE };
 const page = loadStaticFiles().get('/')!.body.toString('utf8');
-const served = new Map([['m', { defaults: {} }]]);
+const served = new Map([['m', { defaults: {}, highLevel: ['caption', 'detection', 'classification'] }]]);
 
 test('every option is on the CLI and the server; each door it names takes it', () => {
   for (const k of OPTION_KEYS) {
@@ -97,4 +97,14 @@ test("latent tiles: 'auto' picks by the measured cost model; a number tiles as t
   assert.equal(flagValue('latentTileSize', '72'), 72);
   assert.throws(() => flagValue('latentTileSize', 'big'), /--tile-size: expected an integer in \[8, 1024\] or "auto", got "big"/);
   assert.equal(parseJobOptions({ tileSize: 'auto', tileOverlap: 200 }, served).upscale.latentTileSize, 'auto');
+});
+
+test('highLevelInfo on the server: only the kinds it has a model for; one model given is the default', () => {
+  const bare = new Map([['m', { defaults: {} }]]);
+  assert.throws(() => parseJobOptions({ highLevelInfo: 'caption' }, bare), /highLevelInfo: this server has no caption model \(start it with pasd serve --captioner DIR\)/);
+  assert.equal(parseJobOptions({ highLevelInfo: 'none' }, bare).upscale.highLevelInfo, 'none');
+  const detector = new Map([['m', { defaults: { highLevelInfo: 'detection' as const }, highLevel: ['detection'] }]]);
+  assert.equal(parseJobOptions({}, detector).upscale.highLevelInfo, 'detection');
+  assert.equal(parseJobOptions({ highLevelInfo: 'none' }, detector).upscale.highLevelInfo, 'none');
+  assert.throws(() => parseJobOptions({ highLevelInfo: 'classification' }, detector), /no classification model/);
 });

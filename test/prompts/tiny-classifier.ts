@@ -20,6 +20,8 @@ export interface TinyClassifier {
   labels?: readonly string[];
   labelsText?: string;
   preprocess?: unknown;
+  /** The graph input's name (default `image`; transformers.js folders: `pixel_values`). */
+  inputName?: string;
 }
 
 /**
@@ -38,7 +40,7 @@ export function withSymbolicDims(bytes: Uint8Array, dims: Record<string, Record<
 export function classifierBytes(o: TinyClassifier): Uint8Array {
   const g = new Graph('tiny_classifier');
   const c = o.inputShape[1], k = o.bias.length;
-  const x = new Tensor(g, g.addInput('image', { dtype: 'float32', shape: [...o.inputShape] }));
+  const x = new Tensor(g, g.addInput(o.inputName ?? 'image', { dtype: 'float32', shape: [...o.inputShape] }));
   const param = (name: string, shape: number[], v: readonly number[]) =>
     new Tensor(g, g.addParam(name, { dtype: 'float32', shape }, { kind: 'host', dtype: 'float32', data: Float32Array.from(v) }));
   const pooled = o.inputShape.length === 4 ? x.mean([2, 3]) : x; // [1, C]
