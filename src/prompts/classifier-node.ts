@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../core/errors.ts';
-import { createSession } from '../runtime/node.ts';
+import { createSession } from '#runtime';
 import type { SessionOptions } from '../runtime/session.ts';
 import { ImageClassifier, checkClassifier } from './classifier.ts';
 import { imageModelSignature } from './signature.ts';

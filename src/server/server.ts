@@ -29,7 +29,7 @@ import { type JobBackend, MemoryJobs } from './backend.ts';
 import { DEFAULT_STORE_LIMITS, JobQueue, type JobView, type StoreLimits, isFinal } from './jobs.ts';
 import { DEFAULT_OPTION_LIMITS, type ModelOptions, type OptionLimits, parseJobOptions } from './options.ts';
 import { type Runner, type WorkerModel, WorkerRunner } from './runner.ts';
-import { type StaticFile, loadStaticFiles } from './static.ts';
+import { SITE_PREFIX, type StaticFile, loadStaticFiles } from './static.ts';
 import { DEFAULT_UPLOAD_TIMING, UploadBudget, type UploadTiming, decodeUpload, parseUpload, readBody } from './upload.ts';
 
 export interface ServerConfig {
@@ -72,6 +72,15 @@ const SSE_HEARTBEAT_MS = 15_000;
 const UPLOAD_SLOTS = 2;
 const UPLOAD_BUDGET_UPLOADS = 4;
 const PAGE_CSP = "default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors 'none'";
+/**
+ * The browser build (/local/): WebAssembly compiles ('wasm-unsafe-eval'), protobufjs builds its
+ * ONNX encoders with Function() ('unsafe-eval'; scripts still come from this origin only), the
+ * result is a blob: URL, and cross-origin isolation lets onnxruntime-web use threads.
+ */
+const SITE_HEADERS = {
+  'content-security-policy': "default-src 'self'; img-src 'self' blob: data:; connect-src 'self' blob:; style-src 'self'; script-src 'self' 'unsafe-eval' 'wasm-unsafe-eval'; worker-src 'self' blob:; frame-ancestors 'none'",
+  'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp',
+};
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -282,7 +291,7 @@ export class PasdServer {
     if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, `${method} ${path}: allowed: GET, HEAD`, undefined, { allow: 'GET, HEAD' });
     const file = this.files.get(path);
     if (!file) throw new HttpError(404, `${path}: not found`);
-    const headers = { 'content-type': file.type, etag: file.etag, 'cache-control': 'no-cache', 'content-security-policy': PAGE_CSP, 'x-frame-options': 'DENY' };
+    const headers = { 'content-type': file.type, etag: file.etag, 'cache-control': 'no-cache', 'content-security-policy': PAGE_CSP, 'x-frame-options': 'DENY', ...(path.startsWith(SITE_PREFIX) ? SITE_HEADERS : {}) };
     if (req.headers['if-none-match'] === file.etag) {
       res.writeHead(304, headers);
       res.end();

@@ -15,6 +15,8 @@ import { decodeImage } from '../../src/image/codec-node.ts';
 import { defaultModelOptions, defaultModelPaths } from '../../src/pipelines/load.ts';
 import { withDoorDefaults } from '../../src/pipelines/options.ts';
 import { PasdPipeline } from '../../src/pipelines/pasd.ts';
+import { WEB_DIR, loadStaticFiles } from '../../src/server/static.ts';
+import { startServer, tinyModel, tinyModelFolders } from '../server/helpers.ts';
 import { CHROMIUM, buildSite, launchChromium, serveStatic } from './static-site.ts';
 
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (Debian package chromium; .ci/run installs it)`;
@@ -139,5 +141,37 @@ test('site: cancel stops a run at once and the page runs the next one', { skip }
     assert.deepEqual(problems, []);
   } finally {
     await page.close();
+  }
+});
+
+test('site: pasd serve offers the browser build at /local/ (cross-origin isolated, behind the token) and it runs there', { skip }, async () => {
+  const folders = tinyModelFolders();
+  const token = 'site-test-token';
+  const { url: base, stop } = await startServer({ models: [tinyModel(folders.model, folders.base)], token, staticFiles: loadStaticFiles(WEB_DIR, undefined, site) });
+  const page = await context.newPage();
+  try {
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(e.message));
+    page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+    page.on('worker', (w) => w.on('console', (m) => problems.push(`worker: ${m.text()}`)));
+    context.on('weberror', (e) => problems.push(`weberror: ${e.error().message}`));
+    await page.goto(`${base}/?token=${token}`);
+    await page.locator('#local-link').waitFor({ state: 'visible' });
+    await page.click('#local-link');
+    await page.waitForURL(/\/local\/$/);
+    assert.equal(await page.evaluate(() => crossOriginIsolated), true, 'COOP/COEP sent: onnxruntime-web may use threads');
+    await fill(page, 'cpu', RUN);
+    await page.click('#start');
+    await page.waitForFunction(() => /^Error/.test(document.getElementById('message')!.textContent ?? '') || !!document.getElementById('timings')!.dataset.result, null, { timeout: 120_000 }).catch(() => {});
+    assert.equal(await page.textContent('#message'), 'Done', `page problems: ${problems.join(' | ')}`);
+    const bytes = await page.evaluate(async () => [...new Uint8Array(await (await fetch((document.getElementById('download') as HTMLAnchorElement).href)).arrayBuffer())]);
+    assert.equal(maxDiff((await decodeImage(Buffer.from(bytes))).rgb.data, nodeOutput), 0, 'the same result as from the static host');
+    assert.deepEqual(problems, []);
+    const anonymous = await fetch(`${base}/local/worker.js`);
+    assert.equal(anonymous.status, 401, 'the build is behind the token like every route');
+  } finally {
+    await page.close();
+    await stop();
+    folders.cleanup();
   }
 });
