@@ -17,7 +17,7 @@ import { withDoorDefaults } from '../../src/pipelines/options.ts';
 import { PasdPipeline } from '../../src/pipelines/pasd.ts';
 import { WEB_DIR, loadStaticFiles } from '../../src/server/static.ts';
 import { startServer, tinyModel, tinyModelFolders } from '../server/helpers.ts';
-import { CHROMIUM, buildSite, launchChromium, serveStatic } from './static-site.ts';
+import { CHROMIUM, type PageRun, buildSite, fillSitePage, launchChromium, runSitePage, serveStatic } from './static-site.ts';
 
 const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (Debian package chromium; .ci/run installs it)`;
 /** Options the page's fields set below; the worker puts the mini model's defaults under them, as Node does here. */
@@ -55,6 +55,7 @@ async function openPage(): Promise<{ page: Page; problems: string[]; foreign: st
   const problems: string[] = [], foreign: string[] = [];
   page.on('pageerror', (e) => problems.push(e.message));
   page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+  context.on('weberror', (e) => problems.push(e.error().message));
   // Every request of the page and its workers must go to the static server.
   context.on('request', (r) => !r.url().startsWith(url) && !r.url().startsWith('blob:') && !r.url().startsWith('data:') && foreign.push(r.url()));
   await page.goto(url);
@@ -66,29 +67,15 @@ async function openPage(): Promise<{ page: Page; problems: string[]; foreign: st
   return { page, problems, foreign };
 }
 
-async function fill(page: Page, provider: 'cpu' | 'webgpu', run: Record<string, number>): Promise<void> {
-  await page.selectOption('#provider', provider);
-  const fields: Record<string, string> = { upscale: '#scale', processSize: '#processSize', samples: '#samples', seed: '#seed', steps: '#steps' };
-  for (const [k, v] of Object.entries(run)) await page.fill(fields[k], String(v));
-  await page.setInputFiles('#file', { name: 'crop.png', mimeType: 'image/png', buffer: input });
-}
-
-/** Runs one upscale in the page and returns its PNG bytes and what the page reported. */
-async function upscaleInPage(provider: 'cpu' | 'webgpu'): Promise<{ png: Buffer; result: { timings: Record<string, number>; attentionError: number | null }; seen: string[]; problems: string[]; foreign: string[] }> {
+/** Runs one upscale in a fresh page and returns its PNG bytes and what the page reported. */
+async function upscaleInPage(provider: 'cpu' | 'webgpu'): Promise<PageRun & { png: Buffer; seen: string[]; problems: string[]; foreign: string[] }> {
   const { page, problems, foreign } = await openPage();
   try {
-    await fill(page, provider, RUN);
-    await page.click('#start');
-    await page.waitForFunction(() => {
-      const t = document.getElementById('message')!.textContent ?? '';
-      return t.startsWith('Error') || !!document.getElementById('timings')!.dataset.result;
-    }, null, { timeout: 420_000 });
-    const message = await page.textContent('#message');
-    assert.equal(message, 'Done', `the page says: ${message}`);
-    const bytes = await page.evaluate(async () => [...new Uint8Array(await (await fetch((document.getElementById('download') as HTMLAnchorElement).href)).arrayBuffer())]);
-    const result = JSON.parse((await page.getAttribute('#timings', 'data-result'))!);
+    await fillSitePage(page, provider, RUN, input);
+    const r = await runSitePage(page, 420_000);
+    assert.equal(r.message, 'Done', `the page says: ${r.message}`);
     const seen = await page.evaluate(() => (window as unknown as { seen: string[] }).seen);
-    return { png: Buffer.from(bytes), result, seen, problems, foreign };
+    return { ...r, png: r.png!, seen, problems, foreign };
   } finally {
     await page.close();
   }
@@ -115,10 +102,10 @@ for (const provider of ['cpu', 'webgpu'] as const) {
     const { rgb } = await decodeImage(r.png);
     assert.deepEqual([rgb.width, rgb.height], [32, 32]);
     const diff = maxDiff(rgb.data, nodeOutput);
-    t.diagnostic(`${provider}: max difference from Node CPU ${diff} levels; page timings ${JSON.stringify(r.result.timings)}; fused-attention error ${r.result.attentionError}`);
+    t.diagnostic(`${provider}: max difference from Node CPU ${diff} levels; page timings ${JSON.stringify(r.result!.timings)}; fused-attention error ${r.result!.attentionError}`);
     assert.ok(diff <= TOLERANCE[provider], `${provider}: ${diff} levels from Node's output (tolerance ${TOLERANCE[provider]})`);
     assert.ok(r.seen.some((s) => /^Step 1 of 1/.test(s)), `progress shown per step (seen: ${r.seen.join(' | ')})`);
-    if (provider === 'webgpu') assert.equal(typeof r.result.attentionError, 'number', 'the page measured the fused attention on its adapter');
+    if (provider === 'webgpu') assert.equal(typeof r.result!.attentionError, 'number', 'the page measured the fused attention on its adapter');
     // The runtime and the model came from the static server (the model from Cache Storage once stored).
     for (const f of ['/page.js', '/worker.js', '/ort/ort-wasm-simd-threaded.asyncify.wasm', '/models/pasd-mini/manifest.json'])
       assert.ok(requests.includes(f), `${f} was fetched`);
@@ -128,16 +115,15 @@ for (const provider of ['cpu', 'webgpu'] as const) {
 test('site: cancel stops a run at once and the page runs the next one', { skip }, async () => {
   const { page, problems } = await openPage();
   try {
-    await fill(page, 'cpu', { ...RUN, steps: 200, samples: 4 });
+    await fillSitePage(page, 'cpu', { ...RUN, steps: 200, samples: 4 }, input);
     await page.click('#start');
     await page.waitForFunction(() => /^Step \d+ of 800/.test(document.getElementById('message')!.textContent ?? ''), null, { timeout: 120_000 });
     await page.click('#cancel');
     await page.waitForFunction(() => document.getElementById('message')!.textContent === 'Cancelled', null, { timeout: 60_000 });
     assert.equal(await page.isHidden('#cancel'), true);
     // The next run goes to a fresh Worker that gets the mounted model again.
-    await fill(page, 'cpu', { ...RUN, steps: 1, samples: 1 });
-    await page.click('#start');
-    await page.waitForFunction(() => document.getElementById('message')!.textContent === 'Done' && !!document.getElementById('timings')!.dataset.result, null, { timeout: 120_000 });
+    await fillSitePage(page, 'cpu', { ...RUN, steps: 1, samples: 1 }, input);
+    assert.equal((await runSitePage(page, 120_000)).message, 'Done');
     assert.deepEqual(problems, []);
   } finally {
     await page.close();
@@ -153,19 +139,16 @@ test('site: pasd serve offers the browser build at /local/ (cross-origin isolate
     const problems: string[] = [];
     page.on('pageerror', (e) => problems.push(e.message));
     page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
-    page.on('worker', (w) => w.on('console', (m) => problems.push(`worker: ${m.text()}`)));
-    context.on('weberror', (e) => problems.push(`weberror: ${e.error().message}`));
+    context.on('weberror', (e) => problems.push(e.error().message));
     await page.goto(`${base}/?token=${token}`);
     await page.locator('#local-link').waitFor({ state: 'visible' });
     await page.click('#local-link');
     await page.waitForURL(/\/local\/$/);
     assert.equal(await page.evaluate(() => crossOriginIsolated), true, 'COOP/COEP sent: onnxruntime-web may use threads');
-    await fill(page, 'cpu', RUN);
-    await page.click('#start');
-    await page.waitForFunction(() => /^Error/.test(document.getElementById('message')!.textContent ?? '') || !!document.getElementById('timings')!.dataset.result, null, { timeout: 120_000 }).catch(() => {});
-    assert.equal(await page.textContent('#message'), 'Done', `page problems: ${problems.join(' | ')}`);
-    const bytes = await page.evaluate(async () => [...new Uint8Array(await (await fetch((document.getElementById('download') as HTMLAnchorElement).href)).arrayBuffer())]);
-    assert.equal(maxDiff((await decodeImage(Buffer.from(bytes))).rgb.data, nodeOutput), 0, 'the same result as from the static host');
+    await fillSitePage(page, 'cpu', RUN, input);
+    const r = await runSitePage(page, 120_000);
+    assert.equal(r.message, 'Done', `page problems: ${problems.join(' | ')}`);
+    assert.equal(maxDiff((await decodeImage(r.png!)).rgb.data, nodeOutput), 0, 'the same result as from the static host');
     assert.deepEqual(problems, []);
     const anonymous = await fetch(`${base}/local/worker.js`);
     assert.equal(anonymous.status, 401, 'the build is behind the token like every route');

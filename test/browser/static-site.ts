@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve } from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
+import { type BrowserContext, type Page, chromium } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const TYPES: Record<string, string> = {
@@ -57,4 +57,29 @@ export async function launchChromium(): Promise<{ context: BrowserContext; profi
       '--enable-unsafe-webgpu', '--enable-features=Vulkan'],
   });
   return { context, profile };
+}
+
+/** Fills the site page's fields (library option names → its inputs) and picks the image. */
+export async function fillSitePage(page: Page, provider: 'cpu' | 'webgpu', run: Record<string, number>, image: Buffer): Promise<void> {
+  await page.selectOption('#provider', provider);
+  const fields: Record<string, string> = { upscale: '#scale', processSize: '#processSize', samples: '#samples', seed: '#seed', steps: '#steps' };
+  for (const [k, v] of Object.entries(run)) await page.fill(fields[k], String(v));
+  await page.setInputFiles('#file', { name: 'input.png', mimeType: 'image/png', buffer: image });
+}
+
+export interface PageRun {
+  message: string;
+  png: Buffer | null;
+  /** What the page reports: its timings (seconds) and, on WebGPU, the fused-attention error on the adapter. */
+  result: { timings: Record<string, number>; attentionError: number | null } | null;
+}
+
+/** Starts the filled page's run and waits for its result (or its error message). */
+export async function runSitePage(page: Page, timeoutMs: number): Promise<PageRun> {
+  await page.click('#start');
+  await page.waitForFunction(() => /^Error/.test(document.getElementById('message')!.textContent ?? '') || !!document.getElementById('timings')!.dataset.result, null, { timeout: timeoutMs });
+  const message = (await page.textContent('#message')) ?? '';
+  if (message !== 'Done') return { message, png: null, result: null };
+  const bytes = await page.evaluate(async () => [...new Uint8Array(await (await fetch((document.getElementById('download') as HTMLAnchorElement).href)).arrayBuffer())]);
+  return { message, png: Buffer.from(bytes), result: JSON.parse((await page.getAttribute('#timings', 'data-result'))!) };
 }
