@@ -86,6 +86,7 @@ async function start(ev: Event): Promise<void> {
   $<HTMLButtonElement>('start').disabled = true;
   $('cancel').hidden = false;
   $('result-section').hidden = true;
+  delete $('timings').dataset.result;
   try {
     const kind = $<HTMLSelectElement>('model').value;
     let model: ModelChoice = { kind: 'mini' };

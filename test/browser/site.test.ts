@@ -7,7 +7,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
@@ -156,5 +158,40 @@ test('site: pasd serve offers the browser build at /local/ (cross-origin isolate
     await page.close();
     await stop();
     folders.cleanup();
+  }
+});
+
+test('site: a user\'s own model folders, picked in the page, are read in place and run (the tiny SD1.5-layout fixture models, on WebAssembly)', { skip }, async () => {
+  const folders = tinyModelFolders();
+  // Real folders (the helper links the fixtures), as a user's checkpoint and base folders would be.
+  const picked = mkdtempSync(join(tmpdir(), 'pasd-picked-'));
+  const model = join(picked, 'pasd-checkpoint'), base = join(picked, 'sd15');
+  cpSync(folders.model, model, { recursive: true, dereference: true });
+  cpSync(folders.base, base, { recursive: true, dereference: true });
+  const { page, problems, foreign } = await openPage();
+  try {
+    const pipe = PasdPipeline.fromPretrained(model, base, { threads: 2 });
+    let expected: Uint8Array;
+    try {
+      expected = (await pipe.upscale((await decodeImage(input)).rgb, withDoorDefaults({ ...RUN, steps: 4 }))).data;
+    } finally {
+      await pipe.release();
+    }
+    await page.selectOption('#model', 'folders');
+    await page.setInputFiles('#model-dir', model);
+    await page.setInputFiles('#base-dir', base);
+    await fillSitePage(page, 'cpu', { ...RUN, steps: 4 }, input);
+    const r = await runSitePage(page, 300_000);
+    assert.equal(r.message, 'Done', `page problems: ${problems.join(' | ')}`);
+    assert.deepEqual(foreign, []);
+    const got = (await decodeImage(r.png!)).rgb;
+    assert.deepEqual([got.width, got.height], [32, 32]);
+    const diff = maxDiff(got.data, expected);
+    assert.ok(diff <= TOLERANCE.cpu, `${diff} levels from Node's output`);
+    assert.ok(!requests.some((p) => p.includes('pasd-checkpoint') || p.includes('sd15')), 'the picked files were never requested from a server');
+  } finally {
+    await page.close();
+    folders.cleanup();
+    rmSync(picked, { recursive: true, force: true });
   }
 });
