@@ -34,9 +34,6 @@ async function api(path, init = {}) {
   return r;
 }
 
-// The browser build (npm run build:web), when this server has it, runs the model in this page instead.
-fetch('local/', { method: 'HEAD' }).then((r) => { $('local-link').hidden = !r.ok; }, () => {});
-
 async function loadModels() {
   try {
     const { models } = await (await api('/v1/models')).json();

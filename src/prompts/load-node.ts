@@ -14,7 +14,6 @@ import { ConfigError } from '../core/errors.ts';
 import { createSession } from '#runtime';
 import type { SessionOptions } from '../runtime/session.ts';
 import { loadClassifier } from './classifier-node.ts';
-import { TransformersProvider } from './hf.ts';
 import type { PromptProvider } from './provider.ts';
 import { imageModelSignature } from './signature.ts';
 import { YoloDetector, parseYoloNames } from './yolo.ts';
@@ -41,7 +40,12 @@ async function loadYolo(dir: string, opts: SessionOptions): Promise<YoloDetector
 /** The provider of `kind` from the folder `dir`; a folder that is missing or of no known layout is a ConfigError naming it. */
 export async function loadPromptProvider(kind: Kind, dir: string, opts: SessionOptions = {}): Promise<PromptProvider> {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ConfigError(`${kind} model folder ${dir} does not exist; ${LAYOUTS[kind]}`);
-  if (existsSync(join(dir, 'config.json'))) return TransformersProvider.load(kind, realpathSync(dir), { threads: opts.threads });
+  if (existsSync(join(dir, 'config.json'))) {
+    // Imported on first use: transformers.js costs ~140 MiB of RSS per process or worker thread
+    // (measured with test/server/load.test.ts), which runs without high-level models should not pay.
+    const { TransformersProvider } = await import('./hf.ts');
+    return TransformersProvider.load(kind, realpathSync(dir), { threads: opts.threads });
+  }
   if (kind === 'classification') return loadClassifier(dir, opts);
   if (kind === 'detection' && existsSync(join(dir, 'model.onnx'))) return loadYolo(dir, opts);
   throw new ConfigError(`${kind} model folder ${dir}: neither config.json nor ${kind === 'detection' ? 'model.onnx' : 'a known layout'} is there; ${LAYOUTS[kind]}`);

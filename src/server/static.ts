@@ -52,16 +52,19 @@ function walk(dir: string): string[] {
  */
 export function loadStaticFiles(dir = WEB_DIR, limits?: OptionLimits, site = SITE_DIR): Map<string, StaticFile> {
   const files = new Map<string, StaticFile>();
+  const hasSite = existsSync(join(site, 'index.html'));
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const type = TYPES[extname(entry.name).toLowerCase()];
     if (!entry.isFile() || !type) continue;
     const raw = readFileSync(join(dir, entry.name));
-    const body = type.startsWith('text/html') ? Buffer.from(withOptionFields(raw.toString('utf8'), limits)) : raw;
+    // The page links to the browser build only when this server has it (no request that would 404).
+    const html = (text: string) => withOptionFields(hasSite ? text.replace(' data-site hidden', '') : text, limits);
+    const body = type.startsWith('text/html') ? Buffer.from(html(raw.toString('utf8'))) : raw;
     files.set(`/${entry.name}`, staticFile(body, type));
   }
   const index = files.get('/index.html');
   if (index) files.set('/', index);
-  if (existsSync(join(site, 'index.html'))) {
+  if (hasSite) {
     for (const f of walk(site)) {
       const type = SITE_TYPES[extname(f).toLowerCase()];
       if (type) files.set(`${SITE_PREFIX}${relative(site, f).split('\\').join('/')}`, staticFile(readFileSync(f), type));
