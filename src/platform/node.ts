@@ -1,7 +1,7 @@
 /** The Node adapter of `#platform` (./types.ts): node:fs, node:path, node:crypto, node:zlib. */
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, realpathSync,
+  closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, realpathSync,
   renameSync, rmSync, statSync, writeSync,
 } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
@@ -18,7 +18,6 @@ function writeAll(fd: number, c: Uint8Array, position: number | null): void {
 }
 
 export const platform: Platform = {
-  name: 'node',
   path,
   exists: (p) => existsSync(p),
   stat(p) {
@@ -39,7 +38,6 @@ export const platform: Platform = {
   },
   readFile: (p) => readFileSync(p),
   readText: (p) => readFileSync(p, 'utf8'),
-  list: (dir) => readdirSync(dir).sort(),
   realpath: (p) => realpathSync(p),
   mkdirp: (dir) => void mkdirSync(dir, { recursive: true }),
   remove: (p) => rmSync(p, { recursive: true, force: true }),
@@ -81,9 +79,7 @@ export const platform: Platform = {
     }
   },
   sha256Hex: (data) => createHash('sha256').update(data).digest('hex'),
-  randomBytes: (n) => new Uint8Array(randomBytes(n)),
   crc32: (data) => crc32(data),
-  env: (name) => process.env[name],
   cacheRoot() {
     const own = process.env.PASD_CACHE_DIR;
     if (own) return path.resolve(own);

@@ -43,8 +43,6 @@ export interface ScratchFile {
 }
 
 export interface Platform {
-  /** 'node' or 'web': for messages that name what the platform lacks. */
-  readonly name: 'node' | 'web';
   readonly path: PathOps;
   /** Whether a file or folder is at `path`. */
   exists(path: string): boolean;
@@ -54,8 +52,6 @@ export interface Platform {
   open(path: string): ReadHandle;
   readFile(path: string): Uint8Array;
   readText(path: string): string;
-  /** File names in a folder (not recursive), sorted. */
-  list(dir: string): string[];
   /** The canonical path (symlinks resolved where the platform has them). */
   realpath(path: string): string;
   mkdirp(dir: string): void;
@@ -72,11 +68,8 @@ export interface Platform {
   writeFileAtomic(path: string, chunks: Iterable<Uint8Array>): void;
   /** SHA-256 of bytes or UTF-8 text, lowercase hex. */
   sha256Hex(data: Uint8Array | string): string;
-  randomBytes(n: number): Uint8Array;
   /** CRC-32 (zip's polynomial). */
   crc32(data: Uint8Array): number;
-  /** An environment variable (always undefined in the browser). */
-  env(name: string): string | undefined;
   /** The user's cache folder for pasd (Node: PASD_CACHE_DIR, XDG_CACHE_HOME or ~/.cache, + /pasd). */
   cacheRoot(): string;
   /** A folder of the package itself (`models/pasd-mini/`), as a path this platform reads. */

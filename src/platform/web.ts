@@ -47,7 +47,6 @@ const isDir = (p: string) => {
 };
 
 export const platform: Platform = {
-  name: 'web',
   path,
   exists: (p) => files.has(path.resolve(p)) || isDir(p),
   stat(p) {
@@ -73,12 +72,6 @@ export const platform: Platform = {
     return e instanceof Uint8Array ? e : readBlob(e, 0, e.size);
   },
   readText: (p) => new TextDecoder().decode(platform.readFile(p)),
-  list(dir) {
-    const prefix = `${path.resolve(dir)}/`.replace('//', '/');
-    const names = new Set<string>();
-    for (const k of files.keys()) if (k.startsWith(prefix)) names.add(k.slice(prefix.length).split('/')[0]);
-    return [...names].sort();
-  },
   realpath: (p) => path.resolve(p),
   mkdirp() {},
   remove: removeTree,
@@ -103,9 +96,7 @@ export const platform: Platform = {
     files.set(path.resolve(p), out);
   },
   sha256Hex,
-  randomBytes: (n) => crypto.getRandomValues(new Uint8Array(n)),
   crc32,
-  env: () => undefined,
   cacheRoot: () => '/cache/pasd',
   packagePath: (rel) => path.join('/package', rel),
 };
