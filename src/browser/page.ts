@@ -95,9 +95,11 @@ async function start(ev: Event): Promise<void> {
     const options = Object.fromEntries(Object.entries({ upscale: numberField('scale'), steps: numberField('steps'), seed: numberField('seed'), processSize: numberField('processSize'), samples: numberField('samples') }).filter(([, v]) => v !== undefined));
     const id = (current = nextId++);
     const p = await provider();
+    const precision = $<HTMLSelectElement>('precision').value as 'fp32' | 'fp16';
+    if (precision === 'fp16' && p !== 'webgpu') throw new Error('float16 runs on WebGPU only (WebAssembly computes in float32): choose float32 or WebGPU');
     say(`Starting on ${p === 'webgpu' ? 'WebGPU' : 'WebAssembly'}…`);
     bar(0);
-    send({ type: 'run', id, image: new Uint8Array(await file.arrayBuffer()), name: file.name, model, provider: p, precision: $<HTMLSelectElement>('precision').value as 'fp32' | 'fp16', options });
+    send({ type: 'run', id, image: new Uint8Array(await file.arrayBuffer()), name: file.name, model, provider: p, precision, options });
   } catch (e) {
     finish(`Error: ${(e as Error).message}`);
   }

@@ -195,3 +195,17 @@ test('site: a user\'s own model folders, picked in the page, are read in place a
     rmSync(picked, { recursive: true, force: true });
   }
 });
+
+test('site: float16 on WebAssembly is refused with a message saying what to choose, before anything runs', { skip }, async () => {
+  const { page, problems } = await openPage();
+  try {
+    await fillSitePage(page, 'cpu', RUN, input);
+    await page.selectOption('#precision', 'fp16');
+    const r = await runSitePage(page, 30_000);
+    assert.match(r.message, /^Error: float16 runs on WebGPU only .*choose float32 or WebGPU/);
+    assert.equal(await page.isEnabled('#start'), true);
+    assert.deepEqual(problems, []);
+  } finally {
+    await page.close();
+  }
+});
