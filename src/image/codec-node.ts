@@ -23,16 +23,13 @@ import sharp from 'sharp';
 import { writeFileAtomic } from '../core/atomic.ts';
 import { InputError } from '../core/errors.ts';
 import type { Image } from './image.ts';
-import { DECODABLE, DEFAULT_MAX_PIXELS, type DecodeOptions, type DecodedImage, type EncodeFormat, type EncodeOptions, checkMaxPixels, checkSize, decoded, encodable } from './codec.ts';
+import { DECODABLE, type DecodeOptions, type DecodedImage, type EncodeFormat, type EncodeOptions, checkSize, decodeRequest, decoded, encodable } from './codec.ts';
 
 export { DEFAULT_MAX_PIXELS, compositeOver, type AlphaMode, type DecodeOptions, type DecodedImage, type EncodeFormat, type EncodeOptions } from './codec.ts';
 
 /** Decodes PNG/JPEG/WebP/GIF/TIFF bytes (first frame). Throws InputError naming `opts.name`. */
 export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): Promise<DecodedImage> {
-  const name = opts.name ?? '<buffer>';
-  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
-  checkMaxPixels(maxPixels);
-  if (bytes.length === 0) throw new InputError(`${name}: the file is empty`);
+  const { name, maxPixels } = decodeRequest(bytes, opts);
 
   let meta: sharp.Metadata;
   try {

@@ -8,7 +8,7 @@
  */
 import { InputError } from '../core/errors.ts';
 import type { Image } from './image.ts';
-import { DECODABLE, DEFAULT_MAX_PIXELS, type DecodeOptions, type DecodedImage, type EncodeOptions, checkMaxPixels, checkSize, decoded, encodable } from './codec.ts';
+import { DECODABLE, type DecodeOptions, type DecodedImage, type EncodeOptions, checkSize, decodeRequest, decoded, encodable } from './codec.ts';
 
 /** The container from magic bytes (the browser would also open formats we refuse, e.g. SVG, BMP). */
 function sniff(b: Uint8Array): string | null {
@@ -25,10 +25,7 @@ const MIME: Record<string, string> = { png: 'image/png', jpeg: 'image/jpeg', web
 
 /** Decodes PNG/JPEG/WebP/GIF bytes (first frame) as codec-node.ts does; TIFF only where the browser decodes it. */
 export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): Promise<DecodedImage> {
-  const name = opts.name ?? '<buffer>';
-  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
-  checkMaxPixels(maxPixels);
-  if (bytes.length === 0) throw new InputError(`${name}: the file is empty`);
+  const { name, maxPixels } = decodeRequest(bytes, opts);
   const format = sniff(bytes);
   if (!format || !DECODABLE.has(format)) throw new InputError(`${name}: not a readable image (supported: ${[...DECODABLE].join(', ')})`);
   let bitmap: ImageBitmap;

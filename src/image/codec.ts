@@ -36,7 +36,16 @@ export interface DecodedImage {
   readonly format: string;
 }
 
-export function checkMaxPixels(maxPixels: number): void {
+/** The name errors use and the pixel cap of a decode, checked; an empty input is refused here. */
+export function decodeRequest(bytes: Uint8Array, opts: DecodeOptions): { name: string; maxPixels: number } {
+  const name = opts.name ?? '<buffer>';
+  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  checkMaxPixels(maxPixels);
+  if (bytes.length === 0) throw new InputError(`${name}: the file is empty`);
+  return { name, maxPixels };
+}
+
+function checkMaxPixels(maxPixels: number): void {
   if (!(maxPixels > 0)) throw new InputError(`decode: maxPixels must be a positive number or Infinity, got ${maxPixels}`);
 }
 

@@ -12,25 +12,9 @@
  * prompt embeddings) are small next to a step's compute (not yet measured on a GPU).
  */
 import * as ort from 'onnxruntime-node';
-import type { DType } from '../core/dtype.ts';
 import { ProviderError, RuntimeBackendError } from '../core/errors.ts';
-import type { HostTensor, ModelArtifact, Provider, Session, SessionOptions } from './session.ts';
-
-const ORT_TYPES: Partial<Record<DType, ort.Tensor.Type>> = {
-  float32: 'float32', float64: 'float64', float16: 'float16', int64: 'int64', int32: 'int32', int8: 'int8', uint8: 'uint8', bool: 'bool',
-};
-
-function toOrt(name: string, t: HostTensor): ort.Tensor {
-  const type = ORT_TYPES[t.dtype];
-  if (!type) throw new RuntimeBackendError(`input "${name}": dtype ${t.dtype} cannot be passed to onnxruntime`);
-  return new ort.Tensor(type, t.data as ort.Tensor.DataType, [...t.shape]);
-}
-
-function fromOrt(t: ort.Tensor): HostTensor {
-  const dtype = (Object.keys(ORT_TYPES) as DType[]).find((d) => ORT_TYPES[d] === t.type);
-  if (!dtype) throw new RuntimeBackendError(`onnxruntime returned an output of unsupported type ${t.type}`);
-  return { dtype, shape: [...t.dims], data: t.data as HostTensor['data'] };
-}
+import { ortSession } from './ort-session.ts';
+import type { ModelArtifact, Provider, Session, SessionOptions } from './session.ts';
 
 const CUDA_HINT = 'onnxruntime-node\'s CUDA provider is downloaded separately: reinstall it with `npm install --onnxruntime-node-install=true` on a machine with CUDA 12 and cuDNN 9, or use --provider webgpu or cpu';
 
@@ -73,23 +57,6 @@ export async function createSession(model: ModelArtifact, opts: SessionOptions =
   } catch (e) {
     throw providerFailure(provider, e) ?? new RuntimeBackendError(`onnxruntime could not create a ${provider} session: ${(e as Error).message}`, { cause: e });
   }
-  return {
-    inputNames: s.inputNames,
-    outputNames: s.outputNames,
-    async run(feeds) {
-      const ortFeeds: Record<string, ort.Tensor> = {};
-      for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = toOrt(k, v);
-      let out: ort.InferenceSession.ReturnType;
-      try {
-        out = await s.run(ortFeeds);
-      } catch (e) {
-        throw new RuntimeBackendError(`onnxruntime run failed: ${(e as Error).message}`, { cause: e });
-      }
-      const res: Record<string, HostTensor> = {};
-      for (const [k, v] of Object.entries(out)) res[k] = fromOrt(v);
-      return res;
-    },
-    release: () => s.release(),
-    endProfiling: () => s.endProfiling(),
-  };
+  return ortSession(s, (type, data, dims) => new ort.Tensor(type as ort.Tensor.Type, data as ort.Tensor.DataType, dims),
+    (message, cause) => new RuntimeBackendError(`onnxruntime run failed: ${message}`, { cause }));
 }
